@@ -1,0 +1,106 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
+import type { AppContext } from './app-context.js';
+import { AccountResolver } from './accounts/accounts.js';
+import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js';
+import { createApiTokensService } from './auth/api-tokens.js';
+import { apiTokensRoutes } from './auth/routes.js';
+import type { Database } from './db/types.js';
+import { createGroupsService } from './groups/service.js';
+import { groupsRoutes } from './groups/routes.js';
+import { registerAuth } from './http/auth.js';
+import { registerErrorHandling } from './http/errors.js';
+import { registerJsonBodyParser } from './http/json-body.js';
+import { baseUrl } from './http/urls.js';
+import { registerValidators } from './http/validation.js';
+import { opsRoutes } from './ops/routes.js';
+import { createSideConversationsService } from './side-conversations/service.js';
+import { sideConversationsRoutes } from './side-conversations/routes.js';
+import { createTicketsService } from './tickets/service.js';
+import { ticketsRoutes } from './tickets/routes.js';
+import { createUsersService } from './users/service.js';
+import { usersRoutes } from './users/routes.js';
+
+export interface AppOptions {
+  db: Kysely<Database>;
+  publicUrl?: string | undefined;
+  bodyLimitBytes?: number;
+  logger?: FastifyServerOptions['logger'];
+  trustProxy?: boolean;
+  auth?: AuthenticatorOptions;
+}
+
+/**
+ * Zendesk paths work with and without `.json`, and the reference's Show sample spells
+ * `/side_conversation/` in the singular: both are folded onto one route before routing.
+ * Download paths end in a file name and are left alone.
+ */
+export function normaliseUrl(url: string): string {
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const query = queryAt === -1 ? '' : url.slice(queryAt);
+  if (path.includes('/download/')) return url;
+  const normalised = path
+    .replace(/^(\/api\/v2\/tickets\/[^/]+)\/side_conversation(?=\/|\.json$|$)/, '$1/side_conversations')
+    .replace(/\.json$/, '');
+  return normalised + query;
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    trustProxy: options.trustProxy ?? false,
+    rewriteUrl: (req) => normaliseUrl(req.url ?? '/'),
+    requestIdHeader: 'x-request-id',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const { db } = options;
+  const ctx: AppContext = {
+    db,
+    baseUrl: (request) => baseUrl(request, options.publicUrl),
+    services: {
+      users: createUsersService({ db }),
+      groups: createGroupsService({ db }),
+      tickets: createTicketsService({ db }),
+      sideConversations: createSideConversationsService({ db }),
+      apiTokens: createApiTokensService({ db }),
+    },
+  };
+
+  registerValidators(app);
+  registerJsonBodyParser(app);
+  registerErrorHandling(app);
+  registerAuth(app, new AccountResolver(db), new Authenticator(db, options.auth));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Sideline',
+        version: '0.1.0',
+        description: "Side conversations for support teams, speaking Zendesk's REST API.",
+      },
+      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      security: [{ basicAuth: [] }, { bearerAuth: [] }],
+    },
+  });
+
+  await app.register(opsRoutes, { ctx });
+  await app.register(usersRoutes, { ctx });
+  await app.register(apiTokensRoutes, { ctx });
+  await app.register(groupsRoutes, { ctx });
+  await app.register(ticketsRoutes, { ctx });
+  await app.register(sideConversationsRoutes, { ctx });
+
+  app.get(
+    '/api/v2/openapi',
+    { config: { access: 'public' }, schema: { hide: true } },
+    async () => app.swagger(),
+  );
+
+  return app;
+}

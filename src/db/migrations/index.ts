@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as initial from './0001_initial.js';
+
+/** Every migration, in order. One set of files serves both stores. */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};

@@ -1,0 +1,53 @@
+import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
+import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
+
+/**
+ * Presents one PGlite instance as a node-postgres style pool, so Kysely's PostgresDialect (and so
+ * every query of ours) runs unchanged on the embedded store.
+ *
+ * PGlite is a single session: two interleaved transactions would share it. A checkout therefore
+ * holds the whole instance until release(), exactly like a pool of size one.
+ */
+export class PGlitePool implements PostgresPool {
+  readonly #pglite: PGlite;
+  #tail: Promise<void> = Promise.resolve();
+  #ended = false;
+
+  constructor(pglite: PGlite) {
+    this.#pglite = pglite;
+  }
+
+  async connect(): Promise<PostgresPoolClient> {
+    if (this.#ended) throw new Error('the embedded store is closed');
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const previous = this.#tail;
+    this.#tail = previous.then(() => released);
+    await previous;
+    const pglite = this.#pglite;
+    let done = false;
+    const client = {
+      async query<R>(sqlText: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> {
+        const result = await pglite.query<R>(sqlText, [...parameters]);
+        const command = ((result as unknown as { command?: string }).command ?? 'SELECT') as PostgresQueryResult<R>['command'];
+        return { command, rowCount: result.affectedRows ?? result.rows.length, rows: result.rows };
+      },
+      release(): void {
+        if (done) return;
+        done = true;
+        release();
+      },
+    };
+    return client as PostgresPoolClient;
+  }
+
+  async end(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    await this.#tail;
+    await this.#pglite.close();
+  }
+}
+
+/** Parse int8 (ids, counts) as JS numbers on both stores; our ids stay far below 2^53. */
+export const INT8_OID = pgliteTypes.INT8;

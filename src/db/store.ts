@@ -1,0 +1,103 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type RawBuilder } from 'kysely';
+import pg from 'pg';
+import { join, resolve } from 'node:path';
+import { lockDataDir, type DataDirLock } from './lock.js';
+import { migrations } from './migrations/index.js';
+import { INT8_OID, PGlitePool } from './pglite-pool.js';
+import type { Database } from './types.js';
+
+export type StoreKind = 'pglite' | 'postgres';
+
+export interface Store {
+  db: Kysely<Database>;
+  kind: StoreKind;
+  /** Where the data lives, for messages: a directory or a redacted URL. */
+  location: string;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  databaseUrl?: string | undefined;
+  /** Directory of the embedded store; undefined keeps it in memory (tests). */
+  dataDir?: string | undefined;
+  poolSize?: number;
+}
+
+const parseInt8 = (value: string): number => Number(value);
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle client that loses its server must not crash the process; the next query reports it.
+    pool.on('error', () => undefined);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, kind: 'postgres', location: redactUrl(options.databaseUrl), close: () => db.destroy() };
+  }
+
+  let lock: DataDirLock | undefined;
+  let pglite: PGlite;
+  if (options.dataDir) {
+    const dir = resolve(options.dataDir);
+    lock = lockDataDir(dir);
+    try {
+      pglite = await PGlite.create(join(dir, 'pgdata'), { parsers: { [INT8_OID]: parseInt8 } });
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  } else {
+    pglite = await PGlite.create({ parsers: { [INT8_OID]: parseInt8 } });
+  }
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });
+  return {
+    db,
+    kind: 'pglite',
+    location: options.dataDir ? resolve(options.dataDir) : '(in memory)',
+    async close() {
+      try {
+        await db.destroy();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
+}
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** True when every migration we ship is applied. */
+export async function migrationsApplied(db: Kysely<Database>): Promise<boolean> {
+  const migrator = new Migrator({ db, provider });
+  const all = await migrator.getMigrations();
+  return all.every((m) => m.executedAt !== undefined);
+}
+
+/** A jsonb value as a parameter. Passed as text and cast, so both drivers send the same bytes. */
+export function jsonb(value: unknown): RawBuilder<unknown> {
+  return sql`(${JSON.stringify(value)}::text)::jsonb`;
+}

@@ -1,0 +1,207 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Timestamps: Date when read, Date or SQL default when written. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** jsonb columns: objects when read; written through the jsonb() helper. */
+type Json<T> = ColumnType<T, unknown, unknown>;
+
+export type UserRole = 'end-user' | 'agent' | 'admin';
+export type TicketStatus = 'new' | 'open' | 'pending' | 'hold' | 'solved' | 'closed';
+export type SideConversationState = 'open' | 'closed';
+export type SideConversationChannel = 'email' | 'slack' | 'child_ticket' | 'msteams';
+export type EventType = 'create' | 'reply' | 'update';
+export type EventVia = 'api' | 'zendesk' | 'email' | 'slack' | 'msteams' | 'child_ticket';
+
+export interface AccountsTable {
+  id: Generated<number>;
+  subdomain: string;
+  name: string;
+  support_address: string;
+  next_ticket_id: Generated<number>;
+  created_at: Timestamp;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  account_id: number;
+  name: string;
+  email: string | null;
+  role: UserRole;
+  password_hash: string | null;
+  /** Changes whenever the password or a token changes: cached credentials carry it and die with it. */
+  credentials_version: Generated<number>;
+  active: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  account_id: number;
+  user_id: number;
+  description: string | null;
+  token_hash: string;
+  token_hint: string;
+  created_at: Timestamp;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  account_id: number;
+  name: string;
+  description: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface GroupMembershipsTable {
+  id: Generated<number>;
+  account_id: number;
+  user_id: number;
+  group_id: number;
+  default: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface TicketsTable {
+  account_id: number;
+  id: number;
+  subject: string;
+  description: string;
+  status: TicketStatus;
+  priority: string | null;
+  requester_id: number;
+  submitter_id: number;
+  assignee_id: number | null;
+  group_id: number | null;
+  /** Set on a child ticket: the side conversation it was created for. */
+  parent_side_conversation_id: string | null;
+  via_channel: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface TicketCommentsTable {
+  id: Generated<number>;
+  account_id: number;
+  ticket_id: number;
+  author_id: number;
+  body: string;
+  html_body: string;
+  public: boolean;
+  via_channel: string;
+  created_at: Timestamp;
+}
+
+export interface SideConversationsTable {
+  id: string;
+  account_id: number;
+  ticket_id: number;
+  /** Insertion order: a stable sort key for offset pagination. */
+  seq: Generated<number>;
+  channel: SideConversationChannel;
+  subject: string;
+  state: SideConversationState;
+  preview_text: string;
+  external_ids: Json<Record<string, string>>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  message_added_at: Timestamp;
+  state_updated_at: Timestamp;
+}
+
+export interface SideConversationParticipantsTable {
+  id: Generated<number>;
+  account_id: number;
+  side_conversation_id: string;
+  position: number;
+  user_id: number | null;
+  name: string | null;
+  email: string | null;
+  slack_workspace_id: string | null;
+  slack_channel_id: string | null;
+  support_group_id: number | null;
+  support_agent_id: number | null;
+  msteams_channel_id: string | null;
+}
+
+export interface SideConversationEventsTable {
+  id: string;
+  account_id: number;
+  side_conversation_id: string;
+  ticket_id: number;
+  seq: Generated<number>;
+  type: EventType;
+  via: EventVia;
+  actor_user_id: number | null;
+  actor_name: string | null;
+  actor_email: string | null;
+  message: Json<EventMessageRecord | null>;
+  updates: Json<Record<string, unknown> | null>;
+  created_at: Timestamp;
+}
+
+export interface ParticipantRecord {
+  user_id: number | null;
+  name: string | null;
+  email: string | null;
+  slack_workspace_id?: string;
+  slack_channel_id?: string;
+  support_group_id?: number;
+  support_agent_id?: number | null;
+  msteams_channel_id?: string;
+}
+
+export interface EventMessageRecord {
+  subject: string | null;
+  body: string;
+  html_body: string;
+  preview_text: string;
+  from: ParticipantRecord;
+  to: ParticipantRecord[];
+  external_ids: Record<string, string>;
+  attachment_ids: string[];
+}
+
+export type OutboxStatus = 'pending' | 'delivered' | 'failed';
+
+export interface OutboxTable {
+  id: Generated<number>;
+  account_id: number;
+  channel: SideConversationChannel;
+  side_conversation_id: string;
+  event_id: string;
+  status: Generated<OutboxStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  delivered_at: Timestamp | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  groups: GroupsTable;
+  group_memberships: GroupMembershipsTable;
+  tickets: TicketsTable;
+  ticket_comments: TicketCommentsTable;
+  side_conversations: SideConversationsTable;
+  side_conversation_participants: SideConversationParticipantsTable;
+  side_conversation_events: SideConversationEventsTable;
+  outbox: OutboxTable;
+}
+
+export type Account = Selectable<AccountsTable>;
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type Group = Selectable<GroupsTable>;
+export type GroupMembership = Selectable<GroupMembershipsTable>;
+export type Ticket = Selectable<TicketsTable>;
+export type TicketComment = Selectable<TicketCommentsTable>;
+export type SideConversation = Selectable<SideConversationsTable>;
+export type SideConversationParticipant = Selectable<SideConversationParticipantsTable>;
+export type SideConversationEvent = Selectable<SideConversationEventsTable>;

@@ -1,0 +1,74 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppContext } from '../app-context.js';
+import { principalOf } from '../http/auth.js';
+import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
+import { ErrorResponses, IntegerId } from '../http/schemas.js';
+import { presentGroup, presentMembership } from './presenter.js';
+import { CreateGroupBody, CreateMembershipBody, GroupEnvelope, GroupList, MembershipEnvelope, MembershipList } from './schemas.js';
+
+export const groupsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const { groups } = ctx.services;
+
+  app.post(
+    '/api/v2/groups',
+    {
+      config: { access: 'admin' },
+      schema: { tags: ['Groups'], summary: 'Create a group (admins only)', body: CreateGroupBody, response: { 201: GroupEnvelope, ...ErrorResponses } },
+    },
+    async (request, reply) => {
+      const group = await groups.createGroup(principalOf(request).accountId, request.body.group);
+      return reply.code(201).send({ group: presentGroup(group, ctx.baseUrl(request)) });
+    },
+  );
+
+  app.get(
+    '/api/v2/groups',
+    { schema: { tags: ['Groups'], summary: 'List groups', querystring: OffsetPageQuery, response: { 200: GroupList, ...ErrorResponses } } },
+    async (request) => {
+      const page = offsetPage(request.query);
+      const { rows, count } = await groups.listGroups(principalOf(request).accountId, page);
+      const base = ctx.baseUrl(request);
+      return { groups: rows.map((g) => presentGroup(g, base)), count, ...pageLinks(base, '/api/v2/groups.json', page, count) };
+    },
+  );
+
+  app.post(
+    '/api/v2/group_memberships',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['Groups'],
+        summary: 'Add an agent to a group (admins only)',
+        body: CreateMembershipBody,
+        response: { 201: MembershipEnvelope, ...ErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const membership = await groups.createMembership(principalOf(request).accountId, request.body.group_membership);
+      return reply.code(201).send({ group_membership: presentMembership(membership, ctx.baseUrl(request)) });
+    },
+  );
+
+  app.get(
+    '/api/v2/group_memberships',
+    {
+      schema: {
+        tags: ['Groups'],
+        summary: 'List group memberships',
+        querystring: Type.Intersect([OffsetPageQuery, Type.Object({ group_id: Type.Optional(IntegerId) })]),
+        response: { 200: MembershipList, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const page = offsetPage(request.query);
+      const { rows, count } = await groups.listMemberships(principalOf(request).accountId, page, request.query.group_id);
+      const base = ctx.baseUrl(request);
+      return {
+        group_memberships: rows.map((m) => presentMembership(m, base)),
+        count,
+        ...pageLinks(base, '/api/v2/group_memberships.json', page, count),
+      };
+    },
+  );
+};

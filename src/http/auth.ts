@@ -1,0 +1,38 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AccountResolver } from '../accounts/accounts.js';
+import type { Authenticator, Principal } from '../auth/authenticator.js';
+import { forbidden, unauthorized } from './errors.js';
+
+/** Who may call a route. Routes declare it in `config.access`; undeclared means agents only. */
+export type Access = 'public' | 'any' | 'agent' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** The authenticated caller of a non-public route. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw unauthorized();
+  return request.principal;
+}
+
+export function registerAuth(app: FastifyInstance, accounts: AccountResolver, authenticator: Authenticator): void {
+  app.decorateRequest('principal', null);
+  // onRequest: credentials are checked before the body is even read.
+  app.addHook('onRequest', async (request) => {
+    if (request.is404) return;
+    const access = request.routeOptions.config.access ?? 'agent';
+    if (access === 'public') return;
+    const accountId = await accounts.resolve(request.headers.host);
+    const principal = accountId === null ? null : await authenticator.authenticate(accountId, request.headers.authorization);
+    if (!principal) throw unauthorized();
+    request.principal = principal;
+    if (access === 'agent' && principal.role === 'end-user') throw forbidden();
+    if (access === 'admin' && principal.role !== 'admin') throw forbidden();
+  });
+}

@@ -1,0 +1,112 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** An error with the Zendesk body it must be answered with. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof body['error'] === 'string' ? (body['error'] as string) : 'ApiError');
+  }
+}
+
+export type ValidationDetails = Record<string, Array<{ description: string; error?: string }>>;
+
+export const notFound = (description = 'Not found') =>
+  new ApiError(404, { error: 'RecordNotFound', description });
+
+export const unauthorized = () =>
+  new ApiError(401, { error: "Couldn't authenticate you" }, { 'www-authenticate': 'Basic realm="Web Password"' });
+
+export const forbidden = () =>
+  new ApiError(403, {
+    error: {
+      title: 'Forbidden',
+      message:
+        'You do not have access to this page. Please contact the account owner of this help desk for further help.',
+    },
+  });
+
+export const invalidJson = (description: string) => new ApiError(400, { error: 'InvalidJSON', description });
+
+export const badRequest = (error: string, description: string) => new ApiError(400, { error, description });
+
+export const payloadTooLarge = (description: string) => new ApiError(413, { error: 'PayloadTooLarge', description });
+
+export const recordInvalid = (details: ValidationDetails) =>
+  new ApiError(422, { error: 'RecordInvalid', description: 'Record validation errors', details });
+
+/** One field, one message: the common case of a 422. */
+export const invalidField = (field: string, description: string, error = 'InvalidValue') =>
+  recordInvalid({ [field]: [{ description, error }] });
+
+/** Collects validation failures so one 422 can name every bad field at once. */
+export class ValidationErrors {
+  readonly details: ValidationDetails = {};
+  add(field: string, description: string, error = 'InvalidValue'): void {
+    (this.details[field] ??= []).push({ description, error });
+  }
+  get empty(): boolean {
+    return Object.keys(this.details).length === 0;
+  }
+  throwIfAny(): void {
+    if (!this.empty) throw recordInvalid(this.details);
+  }
+}
+
+interface AjvErrorLike {
+  instancePath?: string;
+  message?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+
+/** Turns schema validation failures on a body into the 422 details Zendesk clients read. */
+function detailsFromSchemaErrors(errors: AjvErrorLike[]): ValidationDetails {
+  const details: ValidationDetails = {};
+  for (const e of errors) {
+    let path = (e.instancePath ?? '').replace(/^\//, '').split('/').filter(Boolean).join('.');
+    if (e.keyword === 'required' && typeof e.params?.['missingProperty'] === 'string') {
+      path = path ? `${path}.${e.params['missingProperty']}` : (e.params['missingProperty'] as string);
+    }
+    const field = path || 'base';
+    (details[field] ??= []).push({ description: `${field} ${e.message ?? 'is invalid'}`, error: 'InvalidValue' });
+  }
+  return details;
+}
+
+function send(reply: FastifyReply, error: ApiError): FastifyReply {
+  return reply.code(error.statusCode).headers(error.headers).send(error.body);
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError & { validation?: AjvErrorLike[]; validationContext?: string }, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof ApiError) return send(reply, error);
+    if (error.validation) {
+      if (error.validationContext === 'body') return send(reply, recordInvalid(detailsFromSchemaErrors(error.validation)));
+      if (error.validationContext === 'params') return send(reply, notFound());
+      return send(reply, badRequest('InvalidParameter', error.message));
+    }
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return send(reply, payloadTooLarge(`The request body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`));
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return send(reply, invalidJson('Send the request body as application/json'));
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return send(reply, invalidJson(error.message));
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      if (error.statusCode === 413) return send(reply, payloadTooLarge(error.message));
+      return send(reply, badRequest('BadRequest', error.message));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({ error: 'InternalError', description: 'Something went wrong on our side' });
+  });
+
+  app.setNotFoundHandler((_request, reply) =>
+    reply.code(404).send({ error: 'InvalidEndpoint', description: 'Not found' }),
+  );
+}

@@ -1,0 +1,71 @@
+import type { ParticipantRecord, SideConversation, SideConversationEvent, SideConversationParticipant } from '../db/types.js';
+import { isoMillis, isoMillisOffset } from '../http/time.js';
+
+/** `{user_id, name, email}` always, and the type's own properties when it has them. */
+export function presentParticipant(p: ParticipantRecord | SideConversationParticipant) {
+  const out: Record<string, unknown> = { user_id: p.user_id ?? null, name: p.name ?? null, email: p.email ?? null };
+  if (p.slack_workspace_id) out['slack_workspace_id'] = p.slack_workspace_id;
+  if (p.slack_channel_id) out['slack_channel_id'] = p.slack_channel_id;
+  if (p.support_group_id) {
+    out['support_group_id'] = p.support_group_id;
+    out['support_agent_id'] = p.support_agent_id ?? null;
+  }
+  if (p.msteams_channel_id) out['msteams_channel_id'] = p.msteams_channel_id;
+  return out as { user_id: number | null; name: string | null; email: string | null };
+}
+
+export function sideConversationUrl(base: string, ticketId: number, id: string): string {
+  return `${base}/api/v2/tickets/${ticketId}/side_conversations/${id}`;
+}
+
+export function presentSideConversation(sc: SideConversation, participants: SideConversationParticipant[], base: string) {
+  return {
+    url: sideConversationUrl(base, sc.ticket_id, sc.id),
+    id: sc.id,
+    ticket_id: sc.ticket_id,
+    subject: sc.subject,
+    preview_text: sc.preview_text,
+    state: sc.state,
+    participants: participants.map(presentParticipant),
+    created_at: isoMillisOffset(sc.created_at),
+    updated_at: isoMillisOffset(sc.updated_at),
+    message_added_at: isoMillisOffset(sc.message_added_at),
+    state_updated_at: isoMillisOffset(sc.state_updated_at),
+    external_ids: sc.external_ids,
+  };
+}
+
+export function presentEvent(event: SideConversationEvent) {
+  const message = event.message;
+  return {
+    id: event.id,
+    side_conversation_id: event.side_conversation_id,
+    ticket_id: event.ticket_id,
+    actor: { user_id: event.actor_user_id, name: event.actor_name, email: event.actor_email },
+    type: event.type,
+    via: event.via,
+    created_at: isoMillis(event.created_at),
+    message: message
+      ? {
+          subject: message.subject,
+          body: message.body,
+          html_body: message.html_body,
+          preview_text: message.preview_text,
+          from: presentParticipant(message.from),
+          to: message.to.map(presentParticipant),
+          attachments: [] as Array<{
+            id: string;
+            file_name: string;
+            content_type: string;
+            content_url: string;
+            size: number;
+            width: number | null;
+            height: number | null;
+            inline: boolean;
+          }>,
+          external_ids: message.external_ids,
+        }
+      : null,
+    updates: event.updates ?? {},
+  };
+}

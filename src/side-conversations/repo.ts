@@ -1,0 +1,167 @@
+import { sql } from 'kysely';
+import type { Executor } from '../db/executor.js';
+import { jsonb } from '../db/store.js';
+import type {
+  EventMessageRecord,
+  EventType,
+  EventVia,
+  ParticipantRecord,
+  SideConversation,
+  SideConversationChannel,
+  SideConversationEvent,
+  SideConversationParticipant,
+  SideConversationState,
+} from '../db/types.js';
+
+export function findSideConversation(db: Executor, accountId: number, ticketId: number, id: string): Promise<SideConversation | undefined> {
+  return db
+    .selectFrom('side_conversations')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('ticket_id', '=', ticketId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export function findSideConversationForUpdate(db: Executor, accountId: number, ticketId: number, id: string) {
+  return db
+    .selectFrom('side_conversations')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('ticket_id', '=', ticketId)
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function listSideConversations(db: Executor, accountId: number, ticketId: number, offset: number, limit: number) {
+  const base = db.selectFrom('side_conversations').where('account_id', '=', accountId).where('ticket_id', '=', ticketId);
+  const [rows, total] = await Promise.all([
+    base.selectAll().orderBy('seq').offset(offset).limit(limit).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, count: Number(total.count) };
+}
+
+export function insertSideConversation(
+  db: Executor,
+  row: {
+    id: string;
+    account_id: number;
+    ticket_id: number;
+    channel: SideConversationChannel;
+    subject: string;
+    state: SideConversationState;
+    preview_text: string;
+    external_ids: Record<string, string>;
+  },
+): Promise<SideConversation> {
+  return db
+    .insertInto('side_conversations')
+    .values({ ...row, external_ids: jsonb(row.external_ids) })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function updateSideConversation(
+  db: Executor,
+  accountId: number,
+  id: string,
+  changes: { subject?: string; state?: SideConversationState; stateChanged?: boolean },
+): Promise<SideConversation> {
+  return db
+    .updateTable('side_conversations')
+    .set({
+      ...(changes.subject !== undefined ? { subject: changes.subject } : {}),
+      ...(changes.state !== undefined ? { state: changes.state } : {}),
+      ...(changes.stateChanged ? { state_updated_at: sql`now()` } : {}),
+      updated_at: sql`now()`,
+    })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function insertParticipants(db: Executor, accountId: number, sideConversationId: string, participants: ParticipantRecord[]) {
+  if (participants.length === 0) return;
+  await db
+    .insertInto('side_conversation_participants')
+    .values(
+      participants.map((p, position) => ({
+        account_id: accountId,
+        side_conversation_id: sideConversationId,
+        position,
+        user_id: p.user_id,
+        name: p.name,
+        email: p.email,
+        slack_workspace_id: p.slack_workspace_id ?? null,
+        slack_channel_id: p.slack_channel_id ?? null,
+        support_group_id: p.support_group_id ?? null,
+        support_agent_id: p.support_agent_id ?? null,
+        msteams_channel_id: p.msteams_channel_id ?? null,
+      })),
+    )
+    .execute();
+}
+
+/** Participants of several side conversations in one query, grouped by conversation. */
+export async function participantsOf(db: Executor, accountId: number, ids: string[]): Promise<Map<string, SideConversationParticipant[]>> {
+  const grouped = new Map<string, SideConversationParticipant[]>(ids.map((id) => [id, []]));
+  if (ids.length === 0) return grouped;
+  const rows = await db
+    .selectFrom('side_conversation_participants')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('side_conversation_id', 'in', ids)
+    .orderBy('side_conversation_id')
+    .orderBy('position')
+    .execute();
+  for (const row of rows) grouped.get(row.side_conversation_id)?.push(row);
+  return grouped;
+}
+
+export function insertEvent(
+  db: Executor,
+  event: {
+    id: string;
+    account_id: number;
+    side_conversation_id: string;
+    ticket_id: number;
+    type: EventType;
+    via: EventVia;
+    actor: { user_id: number | null; name: string | null; email: string | null };
+    message: EventMessageRecord | null;
+    updates: Record<string, unknown> | null;
+  },
+): Promise<SideConversationEvent> {
+  return db
+    .insertInto('side_conversation_events')
+    .values({
+      id: event.id,
+      account_id: event.account_id,
+      side_conversation_id: event.side_conversation_id,
+      ticket_id: event.ticket_id,
+      type: event.type,
+      via: event.via,
+      actor_user_id: event.actor.user_id,
+      actor_name: event.actor.name,
+      actor_email: event.actor.email,
+      message: event.message === null ? null : jsonb(event.message),
+      updates: event.updates === null ? null : jsonb(event.updates),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Events of several side conversations, oldest first. */
+export function eventsOf(db: Executor, accountId: number, ids: string[]): Promise<SideConversationEvent[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('side_conversation_events')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('side_conversation_id', 'in', ids)
+    .orderBy('seq')
+    .execute();
+}

@@ -1,0 +1,43 @@
+import type { Executor } from '../db/executor.js';
+import type { NewUser, User } from '../db/types.js';
+
+export function findUser(db: Executor, accountId: number, id: number): Promise<User | undefined> {
+  return db.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+}
+
+export function findUsers(db: Executor, accountId: number, ids: number[]): Promise<User[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', 'in', ids).execute();
+}
+
+export function findUserByEmail(db: Executor, accountId: number, email: string): Promise<User | undefined> {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .executeTakeFirst();
+}
+
+export function insertUser(db: Executor, user: NewUser): Promise<User> {
+  return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function listUsers(db: Executor, accountId: number, offset: number, limit: number, role?: string) {
+  let base = db.selectFrom('users').where('account_id', '=', accountId);
+  if (role) base = base.where('role', '=', role as User['role']);
+  const [rows, total] = await Promise.all([
+    base.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, count: Number(total.count) };
+}
+
+export function bumpCredentialsVersion(db: Executor, accountId: number, userId: number) {
+  return db
+    .updateTable('users')
+    .set((eb) => ({ credentials_version: eb('credentials_version', '+', 1), updated_at: new Date() }))
+    .where('account_id', '=', accountId)
+    .where('id', '=', userId)
+    .execute();
+}

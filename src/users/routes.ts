@@ -1,0 +1,70 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppContext } from '../app-context.js';
+import { principalOf } from '../http/auth.js';
+import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
+import { ErrorResponses } from '../http/schemas.js';
+import { presentUser } from './presenter.js';
+import { CreateUserBody, UserEnvelope, UserIdParams, UserList, UserRoleSchema } from './schemas.js';
+
+export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const { users } = ctx.services;
+
+  app.post(
+    '/api/v2/users',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['Users'],
+        summary: 'Create a user (admins only)',
+        body: CreateUserBody,
+        response: { 201: UserEnvelope, ...ErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const user = await users.createUser(principalOf(request).accountId, request.body.user);
+      return reply.code(201).send({ user: presentUser(user, ctx.baseUrl(request)) });
+    },
+  );
+
+  app.get(
+    '/api/v2/users',
+    {
+      schema: {
+        tags: ['Users'],
+        summary: 'List users',
+        querystring: Type.Intersect([OffsetPageQuery, Type.Object({ role: Type.Optional(UserRoleSchema) })]),
+        response: { 200: UserList, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const page = offsetPage(request.query);
+      const { rows, count } = await users.listUsers(principalOf(request).accountId, page, request.query.role);
+      const base = ctx.baseUrl(request);
+      const extra: Record<string, string> = request.query.role ? { role: request.query.role } : {};
+      return { users: rows.map((u) => presentUser(u, base)), count, ...pageLinks(base, '/api/v2/users.json', page, count, extra) };
+    },
+  );
+
+  app.get(
+    '/api/v2/users/me',
+    {
+      config: { access: 'any' },
+      schema: { tags: ['Users'], summary: 'The authenticated user', response: { 200: UserEnvelope, ...ErrorResponses } },
+    },
+    async (request) => {
+      const me = principalOf(request);
+      return { user: presentUser(await users.showUser(me.accountId, me.userId), ctx.baseUrl(request)) };
+    },
+  );
+
+  app.get(
+    '/api/v2/users/:id',
+    {
+      schema: { tags: ['Users'], summary: 'Show a user', params: UserIdParams, response: { 200: UserEnvelope, ...ErrorResponses } },
+    },
+    async (request) => ({
+      user: presentUser(await users.showUser(principalOf(request).accountId, request.params.id), ctx.baseUrl(request)),
+    }),
+  );
+};
