@@ -1,0 +1,127 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { buildApp, type AppOptions } from '../../src/app.js';
+import { ensureAccountAndAdmin } from '../../src/accounts/accounts.js';
+import { hashPassword } from '../../src/auth/credentials.js';
+import { migrateToLatest, openStore, type Store } from '../../src/db/store.js';
+import type { Database, UserRole } from '../../src/db/types.js';
+
+export const ADMIN_EMAIL = 'admin@example.com';
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+/** Which store this run uses: PGlite in memory, or PostgreSQL when DATABASE_URL is set. */
+export const STORE_KIND = process.env['DATABASE_URL'] ? 'postgres' : 'pglite';
+
+export function basic(email: string, secret: string): string {
+  return `Basic ${Buffer.from(`${email}:${secret}`).toString('base64')}`;
+}
+
+/**
+ * A fresh store for one test file: an in-memory PGlite, or a new database on the PostgreSQL server
+ * of DATABASE_URL (dropped again by close()).
+ */
+export async function openTestStore(): Promise<{ store: Store; url?: string; drop(): Promise<void> }> {
+  const serverUrl = process.env['DATABASE_URL'];
+  if (!serverUrl) {
+    const store = await openStore({});
+    await migrateToLatest(store.db);
+    return { store, drop: async () => store.close() };
+  }
+  const name = `sideline_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const store = await openStore({ databaseUrl: url.toString(), poolSize: 5 });
+  await migrateToLatest(store.db);
+  return {
+    store,
+    url: url.toString(),
+    async drop() {
+      await store.close();
+      const again = new pg.Client({ connectionString: serverUrl });
+      await again.connect();
+      await again.query(`drop database if exists ${name} with (force)`);
+      await again.end();
+    },
+  };
+}
+
+export interface TestUser {
+  id: number;
+  email: string;
+  password: string;
+  auth: string;
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  db: Kysely<Database>;
+  accountId: number;
+  admin: TestUser;
+  /** Inject with the admin's credentials unless `headers.authorization` is given (or null for none). */
+  request(options: InjectOptions & { auth?: string | null }): Promise<LightMyRequestResponse>;
+  createUser(role: UserRole, name?: string, accountId?: number): Promise<TestUser>;
+  createAccount(subdomain: string): Promise<{ accountId: number; admin: TestUser }>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startTestApp(options: Partial<AppOptions> = {}): Promise<TestApp> {
+  const { store, drop } = await openTestStore();
+  const { accountId } = await ensureAccountAndAdmin(store.db, { adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD });
+  const adminRow = await store.db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
+  const app = await buildApp({ db: store.db, ...options });
+  await app.ready();
+  const admin: TestUser = { id: adminRow.id, email: ADMIN_EMAIL, password: ADMIN_PASSWORD, auth: basic(ADMIN_EMAIL, ADMIN_PASSWORD) };
+
+  async function createUser(role: UserRole, name?: string, inAccount = accountId): Promise<TestUser> {
+    counter += 1;
+    const email = `${role.replace('-', '')}${counter}.${randomBytes(3).toString('hex')}@example.com`;
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const row = await store.db
+      .insertInto('users')
+      .values({ account_id: inAccount, name: name ?? `${role} ${counter}`, email, role, password_hash: await hashPassword(password) })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { id: row.id, email, password, auth: basic(email, password) };
+  }
+
+  return {
+    app,
+    db: store.db,
+    accountId,
+    admin,
+    request({ auth, ...inject }) {
+      const headers = { ...(inject.headers ?? {}) } as Record<string, string>;
+      if (auth !== null && headers['authorization'] === undefined) headers['authorization'] = auth ?? admin.auth;
+      return app.inject({ ...inject, headers });
+    },
+    createUser,
+    async createAccount(subdomain: string) {
+      const account = await store.db
+        .insertInto('accounts')
+        .values({ subdomain, name: subdomain, support_address: `support@${subdomain}.example.com` })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const other = await createUser('admin', `${subdomain} admin`, account.id);
+      return { accountId: account.id, admin: other };
+    },
+    async close() {
+      await app.close();
+      await drop();
+    },
+  };
+}
+
+/** Runs raw SQL counts, for checking that a refused request changed nothing. */
+export async function countRows(db: Kysely<Database>, table: keyof Database): Promise<number> {
+  const result = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(db);
+  return Number(result.rows[0]!.n);
+}
+
