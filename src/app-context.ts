@@ -6,6 +6,7 @@ import type { GroupsService } from './groups/service.js';
 import type { TicketsService } from './tickets/service.js';
 import type { SideConversationsService } from './side-conversations/service.js';
 import type { ApiTokensService } from './auth/api-tokens.js';
+import type { AttachmentsService } from './attachments/service.js';
 
 /** What routes are given: the services, and how to build absolute URLs for this request. */
 export interface AppContext {
@@ -17,5 +18,6 @@ export interface AppContext {
     tickets: TicketsService;
     sideConversations: SideConversationsService;
     apiTokens: ApiTokensService;
+    attachments: AttachmentsService;
   };
 }

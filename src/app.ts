@@ -1,11 +1,15 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
+import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import type { AppContext } from './app-context.js';
 import { AccountResolver } from './accounts/accounts.js';
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js';
 import { createApiTokensService } from './auth/api-tokens.js';
+import { attachmentsRoutes } from './attachments/routes.js';
+import { createAttachmentsService } from './attachments/service.js';
+import type { BlobStore } from './attachments/storage.js';
 import { apiTokensRoutes } from './auth/routes.js';
 import type { Database } from './db/types.js';
 import { createGroupsService } from './groups/service.js';
@@ -30,7 +34,13 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   trustProxy?: boolean;
   auth?: AuthenticatorOptions;
+  /** Where attachment bytes are kept. */
+  blobs: BlobStore;
+  /** Largest attachment, in bytes (default 25 MB). */
+  attachmentMaxBytes?: number;
 }
+
+export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
 
 /**
  * Zendesk paths work with and without `.json`, and the reference's Show sample spells
@@ -68,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       tickets: createTicketsService({ db }),
       sideConversations: createSideConversationsService({ db }),
       apiTokens: createApiTokensService({ db }),
+      attachments: createAttachmentsService({ db, blobs: options.blobs }),
     },
   };
 
@@ -89,7 +100,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
+  const attachmentMaxBytes = options.attachmentMaxBytes ?? DEFAULT_ATTACHMENT_MAX_BYTES;
+  await app.register(multipart, {
+    limits: { fileSize: attachmentMaxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
+    throwFileSizeLimit: true,
+  });
+
   await app.register(opsRoutes, { ctx });
+  await app.register(attachmentsRoutes, { ctx, maxBytes: attachmentMaxBytes });
   await app.register(usersRoutes, { ctx });
   await app.register(apiTokensRoutes, { ctx });
   await app.register(groupsRoutes, { ctx });

@@ -10,6 +10,9 @@ export interface Config {
   logLevel: string;
   bodyLimitBytes: number;
   trustProxy: boolean;
+  attachmentMaxBytes: number;
+  /** disk (under DATA_DIR/attachments) or database (shared by every process on one PostgreSQL). */
+  attachmentStore: 'disk' | 'database';
 }
 
 export class ConfigError extends Error {}
@@ -57,6 +60,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const logLevel = optional(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const attachmentStore = optional(env, 'ATTACHMENT_STORE') ?? (databaseUrl ? 'database' : 'disk');
+  if (attachmentStore !== 'disk' && attachmentStore !== 'database') {
+    throw new ConfigError(`ATTACHMENT_STORE must be "disk" or "database", got "${attachmentStore}"`);
+  }
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: optional(env, 'HOST') ?? '127.0.0.1',
@@ -68,5 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     trustProxy: optional(env, 'TRUST_PROXY') === 'true',
+    attachmentMaxBytes: integer(env, 'ATTACHMENT_MAX_BYTES', 25 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    attachmentStore,
   };
 }

@@ -6,6 +6,8 @@ import { createApiTokensService } from './auth/api-tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { migrateToLatest, openStore, type Store } from './db/store.js';
+import { DatabaseBlobStore, DiskBlobStore, type BlobStore } from './attachments/storage.js';
+import { join } from 'node:path';
 
 const USAGE = `Usage: sideline <command>
 
@@ -28,6 +30,10 @@ async function openMigratedStore(config: Config): Promise<Store> {
   return store;
 }
 
+function blobStoreFor(config: Config, store: Store): BlobStore {
+  return config.attachmentStore === 'database' ? new DatabaseBlobStore(store.db) : new DiskBlobStore(join(config.dataDir, 'attachments'));
+}
+
 async function serve(config: Config): Promise<void> {
   const store = await openMigratedStore(config);
   const bootstrap = await ensureAccountAndAdmin(store.db, { adminEmail: config.adminEmail, adminPassword: config.adminPassword });
@@ -43,6 +49,8 @@ async function serve(config: Config): Promise<void> {
     publicUrl: config.publicUrl,
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    blobs: blobStoreFor(config, store),
+    attachmentMaxBytes: config.attachmentMaxBytes,
     logger: {
       level: config.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },

@@ -180,7 +180,33 @@ export interface OutboxTable {
   delivered_at: Timestamp | null;
 }
 
+export interface AttachmentsTable {
+  id: string;
+  account_id: number;
+  uploader_id: number | null;
+  file_name: string;
+  content_type: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  inline: Generated<boolean>;
+  sha256: string;
+  storage_key: string;
+  ticket_id: number | null;
+  side_conversation_id: string | null;
+  event_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface AttachmentBlobsTable {
+  storage_key: string;
+  bytes: Uint8Array;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  attachments: AttachmentsTable;
+  attachment_blobs: AttachmentBlobsTable;
   accounts: AccountsTable;
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -205,3 +231,4 @@ export type TicketComment = Selectable<TicketCommentsTable>;
 export type SideConversation = Selectable<SideConversationsTable>;
 export type SideConversationParticipant = Selectable<SideConversationParticipantsTable>;
 export type SideConversationEvent = Selectable<SideConversationEventsTable>;
+export type Attachment = Selectable<AttachmentsTable>;

@@ -1,4 +1,5 @@
-import type { ParticipantRecord, SideConversation, SideConversationEvent, SideConversationParticipant } from '../db/types.js';
+import { presentMessageAttachment } from '../attachments/presenter.js';
+import type { Attachment, ParticipantRecord, SideConversation, SideConversationEvent, SideConversationParticipant } from '../db/types.js';
 import { isoMillis, isoMillisOffset } from '../http/time.js';
 
 /** `{user_id, name, email}` always, and the type's own properties when it has them. */
@@ -35,7 +36,7 @@ export function presentSideConversation(sc: SideConversation, participants: Side
   };
 }
 
-export function presentEvent(event: SideConversationEvent) {
+export function presentEvent(event: SideConversationEvent, attachments: Attachment[], base: string) {
   const message = event.message;
   return {
     id: event.id,
@@ -53,19 +54,15 @@ export function presentEvent(event: SideConversationEvent) {
           preview_text: message.preview_text,
           from: presentParticipant(message.from),
           to: message.to.map(presentParticipant),
-          attachments: [] as Array<{
-            id: string;
-            file_name: string;
-            content_type: string;
-            content_url: string;
-            size: number;
-            width: number | null;
-            height: number | null;
-            inline: boolean;
-          }>,
+          attachments: attachments.map((a) => presentMessageAttachment(a, base)),
           external_ids: message.external_ids,
         }
       : null,
     updates: event.updates ?? {},
   };
+}
+
+/** Events with their attachments, as in an `events` array. */
+export function presentEvents(events: { events: SideConversationEvent[]; attachments: Map<string, Attachment[]> }, base: string) {
+  return events.events.map((e) => presentEvent(e, events.attachments.get(e.id) ?? [], base));
 }

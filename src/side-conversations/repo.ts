@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import { jsonb } from '../db/store.js';
 import type {
@@ -23,7 +22,7 @@ export function findSideConversation(db: Executor, accountId: number, ticketId: 
     .executeTakeFirst();
 }
 
-export function findSideConversationForUpdate(db: Executor, accountId: number, ticketId: number, id: string) {
+export function findSideConversationForUpdate(db: Executor, accountId: number, ticketId: number, id: string): Promise<SideConversation | undefined> {
   return db
     .selectFrom('side_conversations')
     .selectAll()
@@ -63,27 +62,13 @@ export function insertSideConversation(
     .executeTakeFirstOrThrow();
 }
 
-export function updateSideConversation(
+export async function insertParticipants(
   db: Executor,
   accountId: number,
-  id: string,
-  changes: { subject?: string; state?: SideConversationState; stateChanged?: boolean },
-): Promise<SideConversation> {
-  return db
-    .updateTable('side_conversations')
-    .set({
-      ...(changes.subject !== undefined ? { subject: changes.subject } : {}),
-      ...(changes.state !== undefined ? { state: changes.state } : {}),
-      ...(changes.stateChanged ? { state_updated_at: sql`now()` } : {}),
-      updated_at: sql`now()`,
-    })
-    .where('account_id', '=', accountId)
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
-export async function insertParticipants(db: Executor, accountId: number, sideConversationId: string, participants: ParticipantRecord[]) {
+  sideConversationId: string,
+  participants: ParticipantRecord[],
+  firstPosition = 0,
+) {
   if (participants.length === 0) return;
   await db
     .insertInto('side_conversation_participants')
@@ -91,7 +76,7 @@ export async function insertParticipants(db: Executor, accountId: number, sideCo
       participants.map((p, position) => ({
         account_id: accountId,
         side_conversation_id: sideConversationId,
-        position,
+        position: firstPosition + position,
         user_id: p.user_id,
         name: p.name,
         email: p.email,
@@ -164,4 +149,21 @@ export function eventsOf(db: Executor, accountId: number, ids: string[]): Promis
     .where('side_conversation_id', 'in', ids)
     .orderBy('seq')
     .execute();
+}
+
+/** A conversation by id alone (a child ticket knows its parent conversation's id, not its ticket). */
+export function findSideConversationByIdForUpdate(db: Executor, accountId: number, id: string): Promise<SideConversation | undefined> {
+  return db.selectFrom('side_conversations').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export async function listEvents(db: Executor, accountId: number, sideConversationId: string, offset: number, limit: number) {
+  const base = db
+    .selectFrom('side_conversation_events')
+    .where('account_id', '=', accountId)
+    .where('side_conversation_id', '=', sideConversationId);
+  const [rows, total] = await Promise.all([
+    base.selectAll().orderBy('seq').offset(offset).limit(limit).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, count: Number(total.count) };
 }

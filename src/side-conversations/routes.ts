@@ -1,15 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
 import { ErrorResponses } from '../http/schemas.js';
-import { Type } from '@sinclair/typebox';
-import { presentEvent, presentSideConversation } from './presenter.js';
+import { presentEvent, presentEvents, presentSideConversation } from './presenter.js';
 import {
   CreateSideConversationBody,
+  EventList,
   IncludeQuery,
   ListEnvelope,
+  ReplyBody,
   SideConversationParams,
   ShowEnvelope,
   TicketParams,
@@ -31,7 +33,7 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
   const { sideConversations } = ctx.services;
 
   const presentWrite = (result: WriteResult, base: string) => ({
-    event: result.event ? presentEvent(result.event) : null,
+    event: result.event ? presentEvent(result.event, result.attachments, base) : null,
     side_conversation: presentSideConversation(result.sideConversation, result.participants, base),
     updates: result.updates,
   });
@@ -55,7 +57,7 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
       const base = ctx.baseUrl(request);
       return {
         side_conversations: result.items.map((i) => presentSideConversation(i.sideConversation, i.participants, base)),
-        ...(result.events ? { events: result.events.map(presentEvent) } : {}),
+        ...(result.events ? { events: presentEvents(result.events, base) } : {}),
         count: result.count,
         ...pageLinks(base, `/api/v2/tickets/${ticketId}/side_conversations.json`, page, result.count, withEvents ? { include: 'events' } : {}),
       };
@@ -76,9 +78,10 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
     async (request) => {
       const { ticket_id: ticketId, side_conversation_id: id } = request.params;
       const result = await sideConversations.show(principalOf(request).accountId, ticketId, id, includesEvents(request.query.include));
+      const base = ctx.baseUrl(request);
       return {
-        side_conversation: presentSideConversation(result.sideConversation, result.participants, ctx.baseUrl(request)),
-        ...(result.events ? { events: result.events.map(presentEvent) } : {}),
+        side_conversation: presentSideConversation(result.sideConversation, result.participants, base),
+        ...(result.events ? { events: presentEvents(result.events, base) } : {}),
       };
     },
   );
@@ -115,6 +118,48 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
       const { ticket_id: ticketId, side_conversation_id: id } = request.params;
       const result = await sideConversations.update(actorOf(request), ticketId, id, request.body);
       return presentWrite(result, ctx.baseUrl(request));
+    },
+  );
+
+  app.post(
+    '/api/v2/tickets/:ticket_id/side_conversations/:side_conversation_id/reply',
+    {
+      schema: {
+        tags: ['Side Conversations'],
+        summary: 'Reply to Side Conversation',
+        params: SideConversationParams,
+        body: ReplyBody,
+        response: { 200: WriteEnvelope, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const { ticket_id: ticketId, side_conversation_id: id } = request.params;
+      const result = await sideConversations.reply(actorOf(request), ticketId, id, request.body);
+      return presentWrite(result, ctx.baseUrl(request));
+    },
+  );
+
+  app.get(
+    '/api/v2/tickets/:ticket_id/side_conversations/:side_conversation_id/events',
+    {
+      schema: {
+        tags: ['Side Conversations'],
+        summary: 'List Side Conversation Events (oldest first)',
+        params: SideConversationParams,
+        querystring: OffsetPageQuery,
+        response: { 200: EventList, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const { ticket_id: ticketId, side_conversation_id: id } = request.params;
+      const page = offsetPage(request.query);
+      const result = await sideConversations.events(principalOf(request).accountId, ticketId, id, page);
+      const base = ctx.baseUrl(request);
+      return {
+        events: presentEvents(result, base),
+        count: result.count,
+        ...pageLinks(base, `/api/v2/tickets/${ticketId}/side_conversations/${id}/events.json`, page, result.count),
+      };
     },
   );
 };

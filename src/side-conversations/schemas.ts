@@ -34,6 +34,18 @@ export const CreateSideConversationBody = Type.Object({
 });
 export type CreateSideConversationBody = Static<typeof CreateSideConversationBody>;
 
+export const ReplyBody = Type.Object({
+  message: Type.Object({
+    body: Type.Optional(Nullable(Type.String())),
+    html_body: Type.Optional(Nullable(Type.String())),
+    to: Type.Optional(Nullable(Type.Array(ParticipantInputSchema))),
+    from: Type.Optional(Nullable(ParticipantInputSchema)),
+    external_ids: Type.Optional(Nullable(ExternalIdsInput)),
+    attachment_ids: Type.Optional(Nullable(Type.Array(Type.String()))),
+  }),
+});
+export type ReplyBody = Static<typeof ReplyBody>;
+
 /** Only state and subject change; the read-only fields of a full object sent back are ignored. */
 export const UpdateSideConversationBody = Type.Object({
   side_conversation: Type.Object(
@@ -125,6 +137,20 @@ export const ListEnvelope = Type.Object({
   side_conversations: Type.Array(SideConversationSchema),
   events: Type.Optional(Type.Array(EventSchema)),
   ...PageLinks,
+});
+
+export const EventList = Type.Object({ events: Type.Array(EventSchema), ...PageLinks });
+
+export const UploadSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  file_name: Type.String(),
+  content_type: Type.String(),
+  content_url: Type.String(),
+  size: Type.Integer(),
+  width: Type.Union([Type.Integer(), Type.Null()]),
+  height: Type.Union([Type.Integer(), Type.Null()]),
+  inline: Type.Boolean(),
 });
 
 export const TicketParams = Type.Object({ ticket_id: IntegerId });

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { attachmentsOfEvents } from '../attachments/repo.js';
 import type { Executor } from '../db/executor.js';
 import type {
+  Attachment,
   Database,
   EventVia,
   ParticipantRecord,
@@ -13,23 +15,22 @@ import type {
 import { notFound, ValidationErrors } from '../http/errors.js';
 import { hasControlCharacters } from '../http/email.js';
 import type { OffsetPage } from '../http/pagination.js';
-import { emitOutbox } from '../outbox/emit.js';
 import { htmlToText, plainTextToHtml, previewText, sanitizeClientHtml } from '../text/html.js';
-import { findTicket, findTicketForUpdate } from '../tickets/repo.js';
+import { findTicket, findTicketForUpdate, insertComment } from '../tickets/repo.js';
 import { createTicketIn } from '../tickets/service.js';
-import { resolveParticipants, type ParticipantInput } from './participants.js';
+import { channelOf, resolveParticipants, type ParticipantInput } from './participants.js';
 import {
   eventsOf,
   findSideConversation,
   findSideConversationForUpdate,
-  insertEvent,
   insertParticipants,
   insertSideConversation,
+  listEvents,
   listSideConversations,
   participantsOf,
-  updateSideConversation,
 } from './repo.js';
-import type { CreateSideConversationBody, UpdateSideConversationBody } from './schemas.js';
+import type { CreateSideConversationBody, ReplyBody, UpdateSideConversationBody } from './schemas.js';
+import { recordMessageEvent, recordReply, recordUpdate, type MessageContent } from './thread.js';
 
 /** The agent (or, later, the outside sender) a write is done for. */
 export interface Actor {
@@ -44,8 +45,15 @@ export interface SideConversationWithParticipants {
   participants: SideConversationParticipant[];
 }
 
+/** Events with the attachments of their messages. */
+export interface EventsWithAttachments {
+  events: SideConversationEvent[];
+  attachments: Map<string, Attachment[]>;
+}
+
 export interface WriteResult extends SideConversationWithParticipants {
   event: SideConversationEvent | null;
+  attachments: Attachment[];
   updates: Record<string, unknown>;
 }
 
@@ -79,7 +87,7 @@ function checkSubject(value: string, field: string, errors: ValidationErrors): v
 }
 
 /** The message text in both forms, and its preview. */
-function messageBodies(message: { body?: string | null; html_body?: string | null }, errors: ValidationErrors) {
+export function messageBodies(message: { body?: string | null; html_body?: string | null }, errors: ValidationErrors) {
   const body = typeof message.body === 'string' ? message.body.trim() : '';
   const html = typeof message.html_body === 'string' ? message.html_body : '';
   if (body.length > MAX_BODY_LENGTH) errors.add('message.body', `Body: is too long (maximum is ${MAX_BODY_LENGTH} characters)`);
@@ -94,14 +102,27 @@ function actorParticipant(actor: Actor): ParticipantRecord {
   return { user_id: actor.userId, name: actor.name, email: actor.email };
 }
 
-/**
- * `from` may only name the agent making the request: a client cannot send as somebody else.
- */
+/** `from` may only name the agent making the request: a client cannot send as somebody else. */
 function checkFrom(from: ParticipantInput | null | undefined, actor: Actor, errors: ValidationErrors): void {
   if (!from) return;
   const sameUser = from.user_id === undefined || from.user_id === null || from.user_id === actor.userId;
   const sameEmail = !from.email || (actor.email !== null && from.email.toLowerCase() === actor.email.toLowerCase());
   if (!sameUser || !sameEmail) errors.add('message.from', 'From: must be the authenticated agent');
+}
+
+/** The channel participants a message goes to by default: everyone but its sender. */
+function recipientsOf(participants: SideConversationParticipant[], sender: ParticipantRecord): ParticipantRecord[] {
+  return participants
+    .filter((p) => !(p.user_id !== null && p.user_id === sender.user_id && !p.support_group_id))
+    .map((p) => ({
+      user_id: p.user_id,
+      name: p.name,
+      email: p.email,
+      ...(p.slack_workspace_id ? { slack_workspace_id: p.slack_workspace_id } : {}),
+      ...(p.slack_channel_id ? { slack_channel_id: p.slack_channel_id } : {}),
+      ...(p.support_group_id ? { support_group_id: p.support_group_id, support_agent_id: p.support_agent_id } : {}),
+      ...(p.msteams_channel_id ? { msteams_channel_id: p.msteams_channel_id } : {}),
+    }));
 }
 
 export function createSideConversationsService({ db }: { db: Kysely<Database> }) {
@@ -111,9 +132,19 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
     return ticket;
   }
 
-  async function withParticipants(executor: Executor, accountId: number, sc: SideConversation): Promise<SideConversationWithParticipants> {
-    const participants = (await participantsOf(executor, accountId, [sc.id])).get(sc.id) ?? [];
-    return { sideConversation: sc, participants };
+  async function requireSideConversationForUpdate(trx: Executor, accountId: number, ticketId: number, id: string) {
+    await requireTicket(trx, accountId, ticketId);
+    const sc = await findSideConversationForUpdate(trx, accountId, ticketId, id);
+    if (!sc) throw notFound();
+    return sc;
+  }
+
+  async function participantsFor(executor: Executor, accountId: number, sc: SideConversation): Promise<SideConversationParticipant[]> {
+    return (await participantsOf(executor, accountId, [sc.id])).get(sc.id) ?? [];
+  }
+
+  async function withAttachments(executor: Executor, accountId: number, events: SideConversationEvent[]): Promise<EventsWithAttachments> {
+    return { events, attachments: await attachmentsOfEvents(executor, accountId, events.map((e) => e.id)) };
   }
 
   return {
@@ -128,10 +159,6 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
         const conversationExternalIds = checkExternalIds(input.external_ids, 'external_ids', errors);
         const messageExternalIds = checkExternalIds(message.external_ids, 'message.external_ids', errors);
         checkFrom(message.from, actor, errors);
-        if (message.attachment_ids && message.attachment_ids.length > 0) {
-          // Uploads are not bound to messages yet: any id is one we do not know.
-          for (const id of message.attachment_ids) errors.add('message.attachment_ids', `Attachment: ${id} not found`, 'NotFound');
-        }
         errors.throwIfAny();
         const resolved = await resolveParticipants(trx, actor.accountId, message.to as ParticipantInput[] | undefined, 'message.to');
 
@@ -163,39 +190,109 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
           external_ids: externalIds,
         });
         const sender = actorParticipant(actor);
-        const participants = [sender, ...resolved.recipients.filter((r) => !(r.user_id !== null && r.user_id === sender.user_id && !r.support_group_id))];
-        await insertParticipants(trx, actor.accountId, id, participants);
-        const event = await insertEvent(trx, {
-          id: randomUUID(),
-          account_id: actor.accountId,
-          side_conversation_id: id,
-          ticket_id: ticket.id,
+        const others = resolved.recipients.filter((r) => !(r.user_id !== null && r.user_id === sender.user_id && !r.support_group_id));
+        await insertParticipants(trx, actor.accountId, id, [sender, ...others]);
+        const { event, attachments } = await recordMessageEvent(trx, {
+          accountId: actor.accountId,
+          sc,
           type: 'create',
           via,
           actor: sender,
           message: {
             subject,
             body,
-            html_body: htmlBody,
-            preview_text: preview,
+            htmlBody,
+            preview,
             from: sender,
             to: resolved.recipients,
-            external_ids: messageExternalIds,
-            attachment_ids: [],
+            externalIds: messageExternalIds,
+            attachmentIds: message.attachment_ids ?? [],
           },
-          updates: null,
         });
-        await emitOutbox(trx, { accountId: actor.accountId, channel: resolved.channel, sideConversationId: id, eventId: event.id });
-        return { ...(await withParticipants(trx, actor.accountId, sc)), event, updates: {} };
+        return { sideConversation: sc, participants: await participantsFor(trx, actor.accountId, sc), event, attachments, updates: {} };
+      });
+    },
+
+    async reply(actor: Actor, ticketId: number, id: string, input: ReplyBody, via: EventVia = 'api'): Promise<WriteResult> {
+      const message = input.message;
+      return db.transaction().execute(async (trx) => {
+        const sc = await requireSideConversationForUpdate(trx, actor.accountId, ticketId, id);
+        const errors = new ValidationErrors();
+        const { body, htmlBody, preview } = messageBodies(message, errors);
+        const externalIds = checkExternalIds(message.external_ids, 'message.external_ids', errors);
+        checkFrom(message.from, actor, errors);
+        errors.throwIfAny();
+
+        const sender = actorParticipant(actor);
+        const participants = await participantsFor(trx, actor.accountId, sc);
+        let to = recipientsOf(participants, sender);
+        let newParticipants: ParticipantRecord[] = [];
+        if (message.to && message.to.length > 0) {
+          const given = message.to as ParticipantInput[];
+          if (channelOf(given, 'message.to') !== sc.channel) {
+            errors.add('message.to', `To: a reply stays in the side conversation's own type (${sc.channel})`, 'MixedParticipantTypes');
+            errors.throwIfAny();
+          }
+          if (sc.channel !== 'email') {
+            errors.add('message.to', 'To: only email side conversations can change their recipients');
+            errors.throwIfAny();
+          }
+          to = (await resolveParticipants(trx, actor.accountId, given, 'message.to')).recipients;
+          newParticipants = to;
+        }
+
+        if (sc.channel === 'child_ticket') {
+          // A reply is a comment on the child ticket, written here and marked so it is not echoed back.
+          const childId = Number(sc.external_ids['targetTicketId']);
+          const child = Number.isSafeInteger(childId) ? await findTicketForUpdate(trx, actor.accountId, childId) : undefined;
+          if (!child) {
+            errors.add('base', 'The child ticket of this side conversation no longer exists');
+          } else if (child.status === 'closed') {
+            errors.add('base', `The child ticket ${child.id} is closed and takes no more comments`);
+          }
+          errors.throwIfAny();
+          await insertComment(trx, {
+            account_id: actor.accountId,
+            ticket_id: childId,
+            author_id: actor.userId!,
+            body,
+            html_body: htmlBody,
+            public: true,
+            via_channel: 'side_conversation',
+          });
+          await trx
+            .updateTable('tickets')
+            .set({ updated_at: new Date() })
+            .where('account_id', '=', actor.accountId)
+            .where('id', '=', childId)
+            .execute();
+        }
+
+        const content: MessageContent = {
+          subject: null,
+          body,
+          htmlBody,
+          preview,
+          from: sender,
+          to,
+          externalIds,
+          attachmentIds: message.attachment_ids ?? [],
+        };
+        const result = await recordReply(trx, { accountId: actor.accountId, sc, via, actor: sender, message: content, newParticipants });
+        return {
+          sideConversation: result.sideConversation,
+          participants: await participantsFor(trx, actor.accountId, result.sideConversation),
+          event: result.event,
+          attachments: result.attachments,
+          updates: result.updates,
+        };
       });
     },
 
     async update(actor: Actor, ticketId: number, id: string, input: UpdateSideConversationBody, via: EventVia = 'api'): Promise<WriteResult> {
       const fields = input.side_conversation;
       return db.transaction().execute(async (trx) => {
-        await requireTicket(trx, actor.accountId, ticketId);
-        const sc = await findSideConversationForUpdate(trx, actor.accountId, ticketId, id);
-        if (!sc) throw notFound();
+        const sc = await requireSideConversationForUpdate(trx, actor.accountId, ticketId, id);
         const errors = new ValidationErrors();
         let state: SideConversationState | undefined;
         if (fields.state !== undefined) {
@@ -210,29 +307,21 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
         }
         errors.throwIfAny();
 
-        const updates: Record<string, unknown> = {};
-        if (state !== undefined && state !== sc.state) updates['state'] = state;
-        if (subject !== undefined && subject !== sc.subject) updates['subject'] = subject;
+        const updates: { state?: SideConversationState; subject?: string } = {};
+        if (state !== undefined && state !== sc.state) updates.state = state;
+        if (subject !== undefined && subject !== sc.subject) updates.subject = subject;
         if (Object.keys(updates).length === 0) {
           // Nothing changed: no event, and the conversation is returned as it is.
-          return { ...(await withParticipants(trx, actor.accountId, sc)), event: null, updates };
+          return { sideConversation: sc, participants: await participantsFor(trx, actor.accountId, sc), event: null, attachments: [], updates: {} };
         }
-        const updated = await updateSideConversation(trx, actor.accountId, id, {
-          ...(updates['subject'] !== undefined ? { subject: updates['subject'] as string } : {}),
-          ...(updates['state'] !== undefined ? { state: updates['state'] as SideConversationState, stateChanged: true } : {}),
-        });
-        const event = await insertEvent(trx, {
-          id: randomUUID(),
-          account_id: actor.accountId,
-          side_conversation_id: id,
-          ticket_id: ticketId,
-          type: 'update',
-          via,
-          actor: actorParticipant(actor),
-          message: null,
+        const result = await recordUpdate(trx, { accountId: actor.accountId, sc, via, actor: actorParticipant(actor), updates });
+        return {
+          sideConversation: result.sideConversation,
+          participants: await participantsFor(trx, actor.accountId, result.sideConversation),
+          event: result.event,
+          attachments: [],
           updates,
-        });
-        return { ...(await withParticipants(trx, actor.accountId, updated)), event, updates };
+        };
       });
     },
 
@@ -240,24 +329,30 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
       await requireTicket(db, accountId, ticketId);
       const sc = await findSideConversation(db, accountId, ticketId, id);
       if (!sc) throw notFound();
-      const result = await withParticipants(db, accountId, sc);
-      const events = includeEvents ? await eventsOf(db, accountId, [sc.id]) : undefined;
-      return { ...result, events };
+      const participants = await participantsFor(db, accountId, sc);
+      const events = includeEvents ? await withAttachments(db, accountId, await eventsOf(db, accountId, [sc.id])) : undefined;
+      return { sideConversation: sc, participants, events };
     },
 
     async list(accountId: number, ticketId: number, page: OffsetPage, includeEvents: boolean) {
       await requireTicket(db, accountId, ticketId);
       const { rows, count } = await listSideConversations(db, accountId, ticketId, page.offset, page.perPage);
       const ids = rows.map((r) => r.id);
-      const [participants, events] = await Promise.all([
-        participantsOf(db, accountId, ids),
-        includeEvents ? eventsOf(db, accountId, ids) : Promise.resolve(undefined),
-      ]);
+      const participants = await participantsOf(db, accountId, ids);
+      const events = includeEvents ? await withAttachments(db, accountId, await eventsOf(db, accountId, ids)) : undefined;
       return {
         items: rows.map((sc) => ({ sideConversation: sc, participants: participants.get(sc.id) ?? [] })),
         count,
         events,
       };
+    },
+
+    async events(accountId: number, ticketId: number, id: string, page: OffsetPage) {
+      await requireTicket(db, accountId, ticketId);
+      const sc = await findSideConversation(db, accountId, ticketId, id);
+      if (!sc) throw notFound();
+      const { rows, count } = await listEvents(db, accountId, sc.id, page.offset, page.perPage);
+      return { ...(await withAttachments(db, accountId, rows)), count };
     },
   };
 }

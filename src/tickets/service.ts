@@ -7,6 +7,7 @@ import type { OffsetPage } from '../http/pagination.js';
 import { htmlToText, plainTextToHtml, sanitizeClientHtml } from '../text/html.js';
 import { findMembership, findGroup } from '../groups/repo.js';
 import { findUser } from '../users/repo.js';
+import { mirrorChildTicketUpdate } from '../channels/child-ticket/sync.js';
 import {
   findTicket,
   findTicketForUpdate,
@@ -176,7 +177,9 @@ export function createTicketsService({ db }: { db: Kysely<Database> }) {
           if (ticket.status === 'new' && changes.status === undefined) changes.status = 'open';
         }
         if (Object.keys(changes).length === 0 && !comment) return ticket;
-        return updateTicket(trx, actor.accountId, id, { ...changes, updated_at: new Date() });
+        const updated = await updateTicket(trx, actor.accountId, id, { ...changes, updated_at: new Date() });
+        await mirrorChildTicketUpdate(trx, { accountId: actor.accountId, before: ticket, after: updated, authorId: actor.userId, comment });
+        return updated;
       });
     },
 

@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely';
 import * as initial from './0001_initial.js';
+import * as attachments from './0002_attachments.js';
 
 /** Every migration, in order. One set of files serves both stores. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_attachments': attachments,
 };

@@ -1,0 +1,58 @@
+import type { Insertable } from 'kysely';
+import type { Executor } from '../db/executor.js';
+import type { Attachment, AttachmentsTable } from '../db/types.js';
+
+export function insertAttachment(db: Executor, row: Insertable<AttachmentsTable>): Promise<Attachment> {
+  return db.insertInto('attachments').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export function findAttachment(db: Executor, accountId: number, id: string): Promise<Attachment | undefined> {
+  return db.selectFrom('attachments').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+}
+
+/** The still-unbound uploads among `ids`, locked so two messages cannot take the same one. */
+export function lockUnboundAttachments(db: Executor, accountId: number, ids: string[]): Promise<Attachment[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('attachments')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', 'in', ids)
+    .where('event_id', 'is', null)
+    .forUpdate()
+    .execute();
+}
+
+export function bindAttachments(
+  db: Executor,
+  accountId: number,
+  ids: string[],
+  target: { ticketId: number; sideConversationId: string; eventId: string },
+) {
+  return db
+    .updateTable('attachments')
+    .set({ ticket_id: target.ticketId, side_conversation_id: target.sideConversationId, event_id: target.eventId })
+    .where('account_id', '=', accountId)
+    .where('id', 'in', ids)
+    .where('event_id', 'is', null)
+    .execute();
+}
+
+export async function attachmentsOfEvents(db: Executor, accountId: number, eventIds: string[]): Promise<Map<string, Attachment[]>> {
+  const grouped = new Map<string, Attachment[]>();
+  if (eventIds.length === 0) return grouped;
+  const rows = await db
+    .selectFrom('attachments')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('event_id', 'in', eventIds)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  for (const row of rows) {
+    const list = grouped.get(row.event_id!) ?? [];
+    list.push(row);
+    grouped.set(row.event_id!, list);
+  }
+  return grouped;
+}
