@@ -21,7 +21,14 @@ export class AccountResolver {
   async resolve(host: string | undefined): Promise<number | null> {
     if (Date.now() - this.#loadedAt > this.ttlMs) await this.#reload();
     const label = (host ?? '').split(':')[0]!.split('.')[0]!.toLowerCase();
-    return this.#bySubdomain.get(label) ?? this.#defaultId;
+    const known = this.#bySubdomain.get(label);
+    if (known !== undefined) return known;
+    // An account created since the last load is seen within a second, not after the whole TTL.
+    if (Date.now() - this.#loadedAt > 1_000) {
+      await this.#reload();
+      return this.#bySubdomain.get(label) ?? this.#defaultId;
+    }
+    return this.#defaultId;
   }
 
   invalidate(): void {

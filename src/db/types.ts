@@ -109,6 +109,7 @@ export interface SideConversationsTable {
   updated_at: Timestamp;
   message_added_at: Timestamp;
   state_updated_at: Timestamp;
+  reply_token: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface SideConversationParticipantsTable {
@@ -177,7 +178,32 @@ export interface OutboxTable {
   next_attempt_at: Timestamp;
   last_error: string | null;
   created_at: Timestamp;
-  delivered_at: Timestamp | null;
+  delivered_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  claimed_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  claimed_by: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface EmailMessagesTable {
+  id: Generated<number>;
+  account_id: number;
+  side_conversation_id: string;
+  event_id: string | null;
+  message_id: string;
+  direction: 'outbound' | 'inbound';
+  created_at: Timestamp;
+}
+
+export type DeliveryStatus = 'queued' | 'sent' | 'failed';
+
+export interface DeliveriesTable {
+  id: Generated<number>;
+  account_id: number;
+  outbox_id: number;
+  event_id: string;
+  recipient: string;
+  status: DeliveryStatus;
+  reason: string | null;
+  updated_at: Timestamp;
 }
 
 export interface AttachmentsTable {
@@ -205,6 +231,8 @@ export interface AttachmentBlobsTable {
 }
 
 export interface Database {
+  email_messages: EmailMessagesTable;
+  deliveries: DeliveriesTable;
   attachments: AttachmentsTable;
   attachment_blobs: AttachmentBlobsTable;
   accounts: AccountsTable;
@@ -232,3 +260,5 @@ export type SideConversation = Selectable<SideConversationsTable>;
 export type SideConversationParticipant = Selectable<SideConversationParticipantsTable>;
 export type SideConversationEvent = Selectable<SideConversationEventsTable>;
 export type Attachment = Selectable<AttachmentsTable>;
+export type OutboxRow = Selectable<OutboxTable>;
+export type Delivery = Selectable<DeliveriesTable>;

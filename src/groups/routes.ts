@@ -67,7 +67,7 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asyn
       return {
         group_memberships: rows.map((m) => presentMembership(m, base)),
         count,
-        ...pageLinks(base, '/api/v2/group_memberships.json', page, count),
+        ...pageLinks(base, '/api/v2/group_memberships.json', page, count, request.query.group_id ? { group_id: String(request.query.group_id) } : {}),
       };
     },
   );

@@ -50,8 +50,11 @@ export class ValidationErrors {
   get empty(): boolean {
     return Object.keys(this.details).length === 0;
   }
+  toError(): ApiError {
+    return recordInvalid(this.details);
+  }
   throwIfAny(): void {
-    if (!this.empty) throw recordInvalid(this.details);
+    if (!this.empty) throw this.toError();
   }
 }
 
@@ -66,7 +69,13 @@ interface AjvErrorLike {
 function detailsFromSchemaErrors(errors: AjvErrorLike[]): ValidationDetails {
   const details: ValidationDetails = {};
   for (const e of errors) {
-    let path = (e.instancePath ?? '').replace(/^\//, '').split('/').filter(Boolean).join('.');
+    // Same spelling as the services' details: message.to[0].email
+    let path = (e.instancePath ?? '')
+      .split('/')
+      .filter(Boolean)
+      .map((segment) => (/^\d+$/.test(segment) ? `[${segment}]` : `.${segment}`))
+      .join('')
+      .replace(/^\./, '');
     if (e.keyword === 'required' && typeof e.params?.['missingProperty'] === 'string') {
       path = path ? `${path}.${e.params['missingProperty']}` : (e.params['missingProperty'] as string);
     }
@@ -76,6 +85,22 @@ function detailsFromSchemaErrors(errors: AjvErrorLike[]): ValidationDetails {
   return details;
 }
 
+/**
+ * A unique index caught a race the service's own check could not (two creates at once): the
+ * loser gets the same 422 it would have had a moment later, not a 500.
+ */
+const UNIQUE_CONSTRAINT_FIELDS: Record<string, string> = {
+  users_account_email: 'email',
+  group_memberships_user_group: 'user_id',
+};
+
+function uniqueViolation(error: unknown): ApiError | null {
+  const pgError = error as { code?: string; constraint?: string } | null;
+  if (!pgError || pgError.code !== '23505') return null;
+  const field = UNIQUE_CONSTRAINT_FIELDS[pgError.constraint ?? ''] ?? 'base';
+  return recordInvalid({ [field]: [{ description: `${field}: has already been taken`, error: 'DuplicateValue' }] });
+}
+
 function send(reply: FastifyReply, error: ApiError): FastifyReply {
   return reply.code(error.statusCode).headers(error.headers).send(error.body);
 }
@@ -83,6 +108,8 @@ function send(reply: FastifyReply, error: ApiError): FastifyReply {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError & { validation?: AjvErrorLike[]; validationContext?: string }, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof ApiError) return send(reply, error);
+    const duplicate = uniqueViolation(error);
+    if (duplicate) return send(reply, duplicate);
     if (error.validation) {
       if (error.validationContext === 'body') return send(reply, recordInvalid(detailsFromSchemaErrors(error.validation)));
       if (error.validationContext === 'params') return send(reply, notFound());

@@ -1,19 +1,28 @@
 import type { Executor } from '../db/executor.js';
-import type { SideConversationChannel } from '../db/types.js';
+import type { ParticipantRecord, SideConversationChannel } from '../db/types.js';
 
 /** Channels whose messages leave the system and so need the relay; child tickets are written in place. */
 export const OUTBOUND_CHANNELS: ReadonlySet<SideConversationChannel> = new Set(['email', 'slack', 'msteams']);
 
+/** How a recipient is named in delivery records: an address, or the channel it is posted to. */
+export function recipientKey(p: ParticipantRecord): string | null {
+  if (p.email) return p.email.toLowerCase();
+  if (p.slack_workspace_id && p.slack_channel_id) return `slack:${p.slack_workspace_id}/${p.slack_channel_id}`;
+  if (p.msteams_channel_id) return `msteams:${p.msteams_channel_id}`;
+  return null;
+}
+
 /**
- * Records, inside the writer's transaction, that an event must reach the outside world. The relay
- * delivers it later; if the transaction rolls back, nothing is ever sent.
+ * Records, inside the writer's transaction, that an event must reach the outside world, with one
+ * queued delivery per recipient. The relay delivers it later; if the transaction rolls back,
+ * nothing is ever sent.
  */
 export async function emitOutbox(
   trx: Executor,
-  row: { accountId: number; channel: SideConversationChannel; sideConversationId: string; eventId: string },
+  row: { accountId: number; channel: SideConversationChannel; sideConversationId: string; eventId: string; recipients: ParticipantRecord[] },
 ): Promise<void> {
   if (!OUTBOUND_CHANNELS.has(row.channel)) return;
-  await trx
+  const outbox = await trx
     .insertInto('outbox')
     .values({
       account_id: row.accountId,
@@ -21,7 +30,13 @@ export async function emitOutbox(
       side_conversation_id: row.sideConversationId,
       event_id: row.eventId,
       last_error: null,
-      delivered_at: null,
     })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const keys = [...new Set(row.recipients.map(recipientKey).filter((k): k is string => k !== null))];
+  if (keys.length === 0) return;
+  await trx
+    .insertInto('deliveries')
+    .values(keys.map((recipient) => ({ account_id: row.accountId, outbox_id: outbox.id, event_id: row.eventId, recipient, status: 'queued' as const, reason: null })))
     .execute();
 }

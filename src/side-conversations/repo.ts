@@ -53,6 +53,7 @@ export function insertSideConversation(
     state: SideConversationState;
     preview_text: string;
     external_ids: Record<string, string>;
+    reply_token: string | null;
   },
 ): Promise<SideConversation> {
   return db

@@ -31,6 +31,7 @@ import {
 } from './repo.js';
 import type { CreateSideConversationBody, ReplyBody, UpdateSideConversationBody } from './schemas.js';
 import { recordMessageEvent, recordReply, recordUpdate, type MessageContent } from './thread.js';
+import { newReplyToken } from '../channels/email/threading.js';
 
 /** The agent (or, later, the outside sender) a write is done for. */
 export interface Actor {
@@ -188,6 +189,7 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
           state: 'open',
           preview_text: preview,
           external_ids: externalIds,
+          reply_token: resolved.channel === 'email' ? newReplyToken() : null,
         });
         const sender = actorParticipant(actor);
         const others = resolved.recipients.filter((r) => !(r.user_id !== null && r.user_id === sender.user_id && !r.support_group_id));

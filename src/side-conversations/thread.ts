@@ -11,6 +11,7 @@ import type {
   SideConversationState,
 } from '../db/types.js';
 import { emitOutbox } from '../outbox/emit.js';
+import { recordOutboundMessageId } from '../channels/email/threading.js';
 import { insertEvent, insertParticipants, participantsOf } from './repo.js';
 
 /**
@@ -75,7 +76,8 @@ export async function recordMessageEvent(
   });
   // Messages that came from outside (email, Slack, Teams) are not sent back out; ours are.
   if (input.via === 'api' || input.via === 'zendesk') {
-    await emitOutbox(trx, { accountId, channel: sc.channel, sideConversationId: sc.id, eventId });
+    await emitOutbox(trx, { accountId, channel: sc.channel, sideConversationId: sc.id, eventId, recipients: message.to });
+    if (sc.channel === 'email') await recordOutboundMessageId(trx, accountId, sc.id, eventId);
   }
   return { event, attachments };
 }

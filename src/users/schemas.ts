@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { PageLinks } from '../http/pagination.js';
+import { IntegerId } from '../http/schemas.js';
 
 export const UserRoleSchema = Type.Union([Type.Literal('end-user'), Type.Literal('agent'), Type.Literal('admin')]);
 
@@ -27,4 +28,4 @@ export type CreateUserBody = Static<typeof CreateUserBody>;
 
 export const UserEnvelope = Type.Object({ user: UserSchema });
 export const UserList = Type.Object({ users: Type.Array(UserSchema), ...PageLinks });
-export const UserIdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+export const UserIdParams = Type.Object({ id: IntegerId });

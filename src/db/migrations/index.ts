@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely';
 import * as initial from './0001_initial.js';
 import * as attachments from './0002_attachments.js';
+import * as email from './0003_email.js';
 
 /** Every migration, in order. One set of files serves both stores. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_attachments': attachments,
+  '0003_email': email,
 };
