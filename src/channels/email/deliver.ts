@@ -1,0 +1,135 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import nodemailer from 'nodemailer';
+import type { SendMailOptions, Transporter, TransportOptions } from 'nodemailer';
+import type { BlobStore } from '../../attachments/storage.js';
+import type { Database, OutboxRow } from '../../db/types.js';
+import type { Channel, DeliveryOutcome } from '../../outbox/relay.js';
+import { domainOf, messageIdFor, replyAddress, threadMessageIds } from './threading.js';
+
+/** Where outbound mail goes: an SMTP server, or .eml files when no server is configured. */
+export interface MailSink {
+  send(message: SendMailOptions): Promise<{ accepted: string[]; rejected: Array<{ recipient: string; reason: string }> }>;
+  close(): void;
+}
+
+export function smtpSink(smtpUrl: string): MailSink {
+  const transporter: Transporter = nodemailer.createTransport(smtpUrl, {
+    pool: true,
+    maxConnections: 4,
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+    socketTimeout: 60_000,
+  } as TransportOptions);
+  return {
+    async send(message) {
+      const info = (await transporter.sendMail(message)) as {
+        accepted?: Array<string | { address: string }>;
+        rejected?: Array<string | { address: string }>;
+        rejectedErrors?: Array<{ recipient?: string; response?: string; message: string }>;
+      };
+      const address = (a: string | { address: string }) => (typeof a === 'string' ? a : a.address).toLowerCase();
+      const reasons = new Map((info.rejectedErrors ?? []).map((e) => [String(e.recipient ?? '').toLowerCase(), e.response ?? e.message]));
+      return {
+        accepted: (info.accepted ?? []).map(address),
+        rejected: (info.rejected ?? []).map((r) => ({ recipient: address(r), reason: reasons.get(address(r)) ?? 'rejected by the server' })),
+      };
+    },
+    close: () => transporter.close(),
+  };
+}
+
+/** Without SMTP_URL: each message is an .eml file named by its event, so a retry rewrites the same file. */
+export function fileSink(directory: string): MailSink {
+  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    async send(message) {
+      const info = (await transporter.sendMail(message)) as { message: Buffer };
+      await mkdir(directory, { recursive: true });
+      const name = String(message.messageId ?? 'message').replace(/[^A-Za-z0-9.@-]/g, '');
+      const path = join(directory, `${name}.eml`);
+      await writeFile(`${path}.tmp`, info.message, { mode: 0o600 });
+      await rename(`${path}.tmp`, path);
+      const all = [message.to].flat().filter(Boolean) as Array<string | { address: string }>;
+      return { accepted: all.map((a) => (typeof a === 'string' ? a : a.address).toLowerCase()), rejected: [] };
+    },
+    close: () => transporter.close(),
+  };
+}
+
+/** SMTP says whether to try again: 4xx and broken connections are temporary, 5xx is final. */
+export function classifySmtpError(error: unknown): DeliveryOutcome {
+  const e = error as { responseCode?: number; code?: string; response?: string; message?: string };
+  const reason = e.response ?? e.message ?? String(error);
+  if (typeof e.responseCode === 'number' && e.responseCode >= 500) return { kind: 'failed', reason };
+  return { kind: 'retry', reason: e.code ? `${e.code}: ${reason}` : reason };
+}
+
+function encodeHeaderSafe(value: string): string {
+  // Subjects and names were refused at the API with line breaks; this is a second fence.
+  return value.replace(/[\r\n]+/g, ' ');
+}
+
+export function createEmailChannel(deps: { db: Kysely<Database>; blobs: BlobStore; sink: MailSink; inboundDomain: string }): Channel {
+  const { db, blobs, sink, inboundDomain } = deps;
+  return {
+    async deliver(row: OutboxRow): Promise<DeliveryOutcome> {
+      const event = await db.selectFrom('side_conversation_events').selectAll().where('id', '=', row.event_id).executeTakeFirst();
+      const sc = await db.selectFrom('side_conversations').selectAll().where('id', '=', row.side_conversation_id).executeTakeFirst();
+      const account = await db.selectFrom('accounts').selectAll().where('id', '=', row.account_id).executeTakeFirst();
+      if (!event || !sc || !account || !event.message) return { kind: 'failed', reason: 'the message no longer exists' };
+      const pending = await db
+        .selectFrom('deliveries')
+        .select('recipient')
+        .where('outbox_id', '=', row.id)
+        .where('status', '=', 'queued')
+        .execute();
+      const wanted = new Set(pending.map((p) => p.recipient));
+      const to = event.message.to
+        .filter((p) => p.email && wanted.has(p.email.toLowerCase()))
+        .map((p) => (p.name ? { name: encodeHeaderSafe(p.name), address: p.email! } : p.email!));
+      if (to.length === 0) return { kind: 'delivered', recipients: [] };
+
+      const domain = domainOf(account.support_address);
+      const earlier = await threadMessageIds(db, row.account_id, sc.id, event.id);
+      const attachments = await db
+        .selectFrom('attachments')
+        .selectAll()
+        .where('account_id', '=', row.account_id)
+        .where('event_id', '=', event.id)
+        .orderBy('created_at')
+        .execute();
+      const files: SendMailOptions['attachments'] = [];
+      for (const a of attachments) {
+        const bytes = await blobs.get(a.storage_key);
+        if (bytes) files.push({ filename: a.file_name, content: bytes, contentType: a.content_type });
+      }
+      const message: SendMailOptions = {
+        messageId: messageIdFor(event.id, domain),
+        from: { name: encodeHeaderSafe(event.actor_name ?? account.name), address: account.support_address },
+        to,
+        replyTo: sc.reply_token ? replyAddress(sc.reply_token, inboundDomain) : account.support_address,
+        subject: encodeHeaderSafe(event.type === 'create' ? sc.subject : `Re: ${sc.subject}`),
+        text: event.message.body,
+        html: event.message.html_body,
+        attachments: files,
+        date: event.created_at,
+        headers: { 'X-Sideline-Side-Conversation': sc.id, 'Auto-Submitted': 'no' },
+        ...(earlier.length ? { inReplyTo: earlier[earlier.length - 1], references: earlier.slice(-20) } : {}),
+      };
+      try {
+        const result = await sink.send(message);
+        return {
+          kind: 'delivered',
+          recipients: [
+            ...result.accepted.map((recipient) => ({ recipient, status: 'sent' as const })),
+            ...result.rejected.map((r) => ({ recipient: r.recipient, status: 'failed' as const, reason: r.reason })),
+          ],
+        };
+      } catch (error) {
+        return classifySmtpError(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Database, OutboxRow, SideConversationChannel } from '../db/types.js';
+
+/** What a channel says of one delivery attempt. */
+export type DeliveryOutcome =
+  /** Handed over. Per recipient: sent, or refused for good with the server's reason. */
+  | { kind: 'delivered'; recipients: Array<{ recipient: string; status: 'sent' | 'failed'; reason?: string }> }
+  /** Try again later (4xx, connection refused, rate limited); `retryAfterMs` when the other side said when. */
+  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  /** Never going to work (5xx, a channel that is not set up): stop and record why. */
+  | { kind: 'failed'; reason: string };
+
+export interface Channel {
+  deliver(row: OutboxRow): Promise<DeliveryOutcome>;
+}
+
+export interface RelayLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface RelayOptions {
+  db: Kysely<Database>;
+  channels: Partial<Record<SideConversationChannel, Channel>>;
+  logger: RelayLogger;
+  batchSize?: number;
+  /** How long a claim is ours; longer than any delivery can take (SMTP timeouts are 60 s). */
+  leaseMs?: number;
+  pollMs?: number;
+  maxAttempts?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  relayId?: string;
+  random?: () => number;
+}
+
+/** Exponential backoff with full jitter in its upper half: base·2^(attempt-1), capped, × [0.5, 1). */
+export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const exponential = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exponential * (0.5 + random() / 2));
+}
+
+/**
+ * Delivers outbox rows. Any number of relays may run against one PostgreSQL: a row is claimed
+ * with FOR UPDATE SKIP LOCKED and leased (claimed_until), so two relays never hold it at once and
+ * a relay that dies gives its rows back when the lease ends. Delivery happens outside any
+ * transaction; the outcome is recorded only if the lease is still ours.
+ */
+export class Relay {
+  readonly id: string;
+  readonly #db: Kysely<Database>;
+  readonly #channels: RelayOptions['channels'];
+  readonly #log: RelayLogger;
+  readonly #batchSize: number;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #maxAttempts: number;
+  readonly #baseBackoffMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #random: () => number;
+  #running = false;
+  #timer: NodeJS.Timeout | null = null;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+
+  constructor(options: RelayOptions) {
+    this.#db = options.db;
+    this.#channels = options.channels;
+    this.#log = options.logger;
+    this.#batchSize = options.batchSize ?? 20;
+    this.#leaseMs = options.leaseMs ?? 5 * 60_000;
+    this.#pollMs = options.pollMs ?? 1_000;
+    this.#maxAttempts = options.maxAttempts ?? 12;
+    this.#baseBackoffMs = options.baseBackoffMs ?? 5_000;
+    this.#maxBackoffMs = options.maxBackoffMs ?? 60 * 60_000;
+    this.#random = options.random ?? Math.random;
+    this.id = options.relayId ?? `relay-${process.pid}-${randomBytes(3).toString('hex')}`;
+  }
+
+  /** Claims due rows, leases them to this relay, and returns them. */
+  async claim(): Promise<OutboxRow[]> {
+    const result = await sql<OutboxRow>`
+      with due as (
+        select id from outbox
+        where status = 'pending' and next_attempt_at <= now()
+          and (claimed_until is null or claimed_until < now())
+        order by next_attempt_at, id
+        limit ${this.#batchSize}
+        for update skip locked
+      )
+      update outbox set claimed_until = now() + ${`${this.#leaseMs} milliseconds`}::interval,
+                        claimed_by = ${this.id},
+                        attempts = outbox.attempts + 1
+      from due where outbox.id = due.id
+      returning outbox.*`.execute(this.#db);
+    return result.rows;
+  }
+
+  /** One pass: claim a batch and deliver it. Returns how many rows were handled. */
+  async runOnce(): Promise<number> {
+    const rows = await this.claim();
+    for (const row of rows) await this.#deliver(row);
+    return rows.length;
+  }
+
+  async #deliver(row: OutboxRow): Promise<void> {
+    const channel = this.#channels[row.channel];
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = channel ? await channel.deliver(row) : { kind: 'retry', reason: `no ${row.channel} channel is configured on this relay` };
+    } catch (error) {
+      outcome = { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
+    }
+    await this.#record(row, outcome);
+  }
+
+  async #record(row: OutboxRow, outcome: DeliveryOutcome): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const mine = await trx
+        .selectFrom('outbox')
+        .select(['id'])
+        .where('id', '=', row.id)
+        .where('claimed_by', '=', this.id)
+        .where('status', '=', 'pending')
+        .forUpdate()
+        .executeTakeFirst();
+      if (!mine) {
+        this.#log.warn({ outbox_id: row.id, relay: this.id }, 'lease lost before the outcome was recorded');
+        return;
+      }
+      if (outcome.kind === 'delivered') {
+        await trx
+          .updateTable('outbox')
+          .set({ status: 'delivered', delivered_at: sql`now()`, claimed_until: null, last_error: null })
+          .where('id', '=', row.id)
+          .execute();
+        for (const r of outcome.recipients) {
+          await trx
+            .updateTable('deliveries')
+            .set({ status: r.status, reason: r.reason ?? null, updated_at: sql`now()` })
+            .where('outbox_id', '=', row.id)
+            .where('recipient', '=', r.recipient)
+            .execute();
+        }
+        // Recipients the channel did not name were handed over with the rest.
+        await trx
+          .updateTable('deliveries')
+          .set({ status: 'sent', updated_at: sql`now()` })
+          .where('outbox_id', '=', row.id)
+          .where('status', '=', 'queued')
+          .execute();
+        this.#log.info({ outbox_id: row.id, channel: row.channel, attempts: row.attempts }, 'delivered');
+        return;
+      }
+      const giveUp = outcome.kind === 'failed' || row.attempts >= this.#maxAttempts;
+      if (giveUp) {
+        const reason = outcome.kind === 'failed' ? outcome.reason : `gave up after ${row.attempts} attempts: ${outcome.reason}`;
+        await trx.updateTable('outbox').set({ status: 'failed', claimed_until: null, last_error: reason }).where('id', '=', row.id).execute();
+        await trx
+          .updateTable('deliveries')
+          .set({ status: 'failed', reason, updated_at: sql`now()` })
+          .where('outbox_id', '=', row.id)
+          .where('status', '=', 'queued')
+          .execute();
+        this.#log.warn({ outbox_id: row.id, channel: row.channel, reason }, 'delivery failed for good');
+        return;
+      }
+      const delay = outcome.retryAfterMs ?? backoffMs(row.attempts, this.#baseBackoffMs, this.#maxBackoffMs, this.#random);
+      await trx
+        .updateTable('outbox')
+        .set({
+          claimed_until: null,
+          last_error: outcome.reason,
+          next_attempt_at: sql`now() + ${`${Math.max(0, delay)} milliseconds`}::interval`,
+        })
+        .where('id', '=', row.id)
+        .execute();
+      this.#log.warn({ outbox_id: row.id, channel: row.channel, attempt: row.attempts, retry_in_ms: delay, reason: outcome.reason }, 'delivery will be retried');
+    });
+  }
+
+  /** Runs until stop(): a pass, then a pause unless the pass was full. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = (async () => {
+      while (this.#running) {
+        let handled = 0;
+        try {
+          handled = await this.runOnce();
+        } catch (error) {
+          this.#log.error({ err: error, relay: this.id }, 'relay pass failed');
+        }
+        if (!this.#running) break;
+        if (handled < this.#batchSize) {
+          await new Promise<void>((resolve) => {
+            this.#wake = resolve;
+            this.#timer = setTimeout(resolve, this.#pollMs);
+          });
+          this.#wake = null;
+        }
+      }
+    })();
+  }
+
+  /** Ask for a pass now (after a write that queued something). */
+  poke(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#wake?.();
+  }
+
+  /** Finishes the delivery in hand, then stops. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.poke();
+    await this.#loop;
+  }
+}
