@@ -11,6 +11,7 @@ import { attachmentsRoutes } from './attachments/routes.js';
 import { createAttachmentsService } from './attachments/service.js';
 import type { BlobStore } from './attachments/storage.js';
 import { apiTokensRoutes } from './auth/routes.js';
+import { inboundEmailRoutes } from './channels/email/routes.js';
 import type { Database } from './db/types.js';
 import { createGroupsService } from './groups/service.js';
 import { groupsRoutes } from './groups/routes.js';
@@ -38,6 +39,8 @@ export interface AppOptions {
   blobs: BlobStore;
   /** Largest attachment, in bytes (default 25 MB). */
   attachmentMaxBytes?: number;
+  /** Inbound email by HTTP: the reply-address domain, the provider's shared secret, the size limit. */
+  inbound?: { domain: string; secret: string | undefined; maxBytes: number };
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -113,6 +116,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(groupsRoutes, { ctx });
   await app.register(ticketsRoutes, { ctx });
   await app.register(sideConversationsRoutes, { ctx });
+  await app.register(inboundEmailRoutes, {
+    deps: { db, attachments: ctx.services.attachments, inboundDomain: options.inbound?.domain ?? 'sideline.localhost' },
+    secret: options.inbound?.secret,
+    maxBytes: options.inbound?.maxBytes ?? 30 * 1024 * 1024,
+  });
 
   app.get(
     '/api/v2/openapi',

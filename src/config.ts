@@ -13,6 +13,19 @@ export interface Config {
   attachmentMaxBytes: number;
   /** disk (under DATA_DIR/attachments) or database (shared by every process on one PostgreSQL). */
   attachmentStore: 'disk' | 'database';
+  /** smtp://user:pass@host:port; unset keeps outbound mail as .eml files under DATA_DIR/outbox-mail. */
+  smtpUrl: string | undefined;
+  /** The address side conversation mail is sent from. */
+  supportAddress: string;
+  /** The domain of reply+TOKEN@… addresses; mail for it must reach our SMTP listener or inbound route. */
+  inboundDomain: string;
+  inboundSmtpPort: number | undefined;
+  inboundSmtpHost: string;
+  inboundEmailSecret: string | undefined;
+  inboundMaxBytes: number;
+  /** Run the outbox relay inside `serve` (default) or leave it to `sideline relay` processes. */
+  relayInServe: boolean;
+  relayPollMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -64,7 +77,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (attachmentStore !== 'disk' && attachmentStore !== 'database') {
     throw new ConfigError(`ATTACHMENT_STORE must be "disk" or "database", got "${attachmentStore}"`);
   }
+  const smtpUrl = optional(env, 'SMTP_URL');
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('SMTP_URL must start with smtp:// or smtps://');
+  const inboundDomain = (optional(env, 'INBOUND_DOMAIN') ?? 'sideline.localhost').toLowerCase();
+  if (!/^[a-z0-9.-]+$/.test(inboundDomain)) throw new ConfigError(`INBOUND_DOMAIN must be a domain name, got "${inboundDomain}"`);
+  const supportAddress = optional(env, 'SUPPORT_ADDRESS') ?? `support@${inboundDomain}`;
+  if (!/^[^\s@<>]+@[^\s@<>]+$/.test(supportAddress)) throw new ConfigError(`SUPPORT_ADDRESS is not an email address: "${supportAddress}"`);
+  const inboundSecret = optional(env, 'INBOUND_EMAIL_SECRET');
+  if (inboundSecret && inboundSecret.length < 16) throw new ConfigError('INBOUND_EMAIL_SECRET must be at least 16 characters long');
+  const relay = optional(env, 'RELAY') ?? 'on';
+  if (relay !== 'on' && relay !== 'off') throw new ConfigError('RELAY must be "on" or "off"');
   return {
+    smtpUrl,
+    supportAddress,
+    inboundDomain,
+    inboundSmtpPort: optional(env, 'INBOUND_SMTP_PORT') === undefined ? undefined : integer(env, 'INBOUND_SMTP_PORT', 2525, 0, 65535),
+    inboundSmtpHost: optional(env, 'INBOUND_SMTP_HOST') ?? '127.0.0.1',
+    inboundEmailSecret: inboundSecret,
+    inboundMaxBytes: integer(env, 'INBOUND_MAX_BYTES', 30 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    relayInServe: relay === 'on',
+    relayPollMs: integer(env, 'RELAY_POLL_MS', 1000, 10, 600_000),
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: optional(env, 'HOST') ?? '127.0.0.1',
     dataDir: optional(env, 'DATA_DIR') ?? './data',

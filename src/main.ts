@@ -8,11 +8,17 @@ import { DataDirLockedError } from './db/lock.js';
 import { migrateToLatest, openStore, type Store } from './db/store.js';
 import { DatabaseBlobStore, DiskBlobStore, type BlobStore } from './attachments/storage.js';
 import { join } from 'node:path';
+import pino from 'pino';
+import { createAttachmentsService } from './attachments/service.js';
+import { createEmailChannel, fileSink, smtpSink, type MailSink } from './channels/email/deliver.js';
+import { createSmtpListener } from './channels/email/smtp-listener.js';
+import { Relay, type RelayLogger } from './outbox/relay.js';
 
 const USAGE = `Usage: sideline <command>
 
 Commands:
   serve                          run the API (default)
+  relay                          run only the outbox relay (any number may share one PostgreSQL)
   migrate                        apply database migrations and exit
   create-token --email EMAIL [--description TEXT]
                                  create an API token for an agent or admin; prints it once
@@ -34,9 +40,49 @@ function blobStoreFor(config: Config, store: Store): BlobStore {
   return config.attachmentStore === 'database' ? new DatabaseBlobStore(store.db) : new DiskBlobStore(join(config.dataDir, 'attachments'));
 }
 
+function mailSinkFor(config: Config): MailSink {
+  return config.smtpUrl ? smtpSink(config.smtpUrl) : fileSink(join(config.dataDir, 'outbox-mail'));
+}
+
+function createRelay(config: Config, store: Store, logger: RelayLogger): { relay: Relay; sink: MailSink } {
+  const sink = mailSinkFor(config);
+  const blobs = blobStoreFor(config, store);
+  const relay = new Relay({
+    db: store.db,
+    logger,
+    pollMs: config.relayPollMs,
+    channels: { email: createEmailChannel({ db: store.db, blobs, sink, inboundDomain: config.inboundDomain }) },
+  });
+  return { relay, sink };
+}
+
+function bootstrapOptions(config: Config) {
+  return { adminEmail: config.adminEmail, adminPassword: config.adminPassword, supportAddress: config.supportAddress };
+}
+
+async function runRelay(config: Config): Promise<void> {
+  const logger = pino({ level: config.logLevel });
+  const store = await openMigratedStore(config);
+  const { relay, sink } = createRelay(config, store, logger);
+  relay.start();
+  logger.info({ relay: relay.id, store: store.kind, smtp: config.smtpUrl ? 'smtp' : 'files' }, 'relay running');
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await relay.stop();
+    sink.close();
+    await store.close();
+    logger.info('relay stopped cleanly');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+}
+
 async function serve(config: Config): Promise<void> {
   const store = await openMigratedStore(config);
-  const bootstrap = await ensureAccountAndAdmin(store.db, { adminEmail: config.adminEmail, adminPassword: config.adminPassword });
+  const bootstrap = await ensureAccountAndAdmin(store.db, bootstrapOptions(config));
   if (bootstrap.generatedAdmin) {
     // Printed once, on the terminal only (not through the logger), so it never lands in log storage.
     process.stdout.write(
@@ -51,12 +97,36 @@ async function serve(config: Config): Promise<void> {
     trustProxy: config.trustProxy,
     blobs: blobStoreFor(config, store),
     attachmentMaxBytes: config.attachmentMaxBytes,
+    inbound: { domain: config.inboundDomain, secret: config.inboundEmailSecret, maxBytes: config.inboundMaxBytes },
     logger: {
       level: config.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
     },
   });
   app.log.info({ store: store.kind, location: store.location }, 'store ready');
+
+  const background = config.relayInServe ? createRelay(config, store, app.log.child({ component: 'relay' })) : null;
+  background?.relay.start();
+  const listener = config.inboundSmtpPort === undefined
+    ? null
+    : createSmtpListener({
+        db: store.db,
+        attachments: createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }),
+        inboundDomain: config.inboundDomain,
+        maxBytes: config.inboundMaxBytes,
+        logger: app.log.child({ component: 'smtp' }),
+      });
+  if (listener) {
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(config.inboundSmtpPort, config.inboundSmtpHost, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    const address = (listener as unknown as { server: import('node:net').Server }).server.address();
+    app.log.info({ address }, 'inbound SMTP listening');
+  }
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -69,7 +139,10 @@ async function serve(config: Config): Promise<void> {
     }, 15_000);
     force.unref();
     try {
+      if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
       await app.close();
+      await background?.relay.stop();
+      background?.sink.close();
       await store.close();
       app.log.info('stopped cleanly');
       process.exit(0);
@@ -105,6 +178,8 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve':
       return serve(config);
+    case 'relay':
+      return runRelay(config);
     case 'migrate': {
       const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
       try {
@@ -119,7 +194,7 @@ async function main(argv: string[]): Promise<void> {
       if (!values.email) throw new ConfigError('create-token needs --email of an agent or admin');
       const store = await openMigratedStore(config);
       try {
-        const { accountId } = await ensureAccountAndAdmin(store.db, { adminEmail: config.adminEmail, adminPassword: config.adminPassword });
+        const { accountId } = await ensureAccountAndAdmin(store.db, bootstrapOptions(config));
         const created = await createApiTokensService({ db: store.db }).createToken(accountId, { email: values.email }, values.description ?? null);
         process.stdout.write(
           `${created.token}\nUse it as: curl -u '${values.email}/token:${created.token}' ...\nIt is stored hashed and will not be shown again.\n`,

@@ -11,7 +11,7 @@ function checkStrings(value: unknown, path: string, errors: ValidationErrors, de
     return;
   }
   if (typeof value === 'string') {
-    if (value.includes('\u0000') || !(value as string & { isWellFormed(): boolean }).isWellFormed()) {
+    if (value.includes('\u0000') || !value.isWellFormed()) {
       errors.add(path || 'base', `${path || 'value'}: contains a NUL character or malformed Unicode`);
     }
     return;

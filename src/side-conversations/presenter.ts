@@ -1,5 +1,6 @@
 import { presentMessageAttachment } from '../attachments/presenter.js';
-import type { Attachment, ParticipantRecord, SideConversation, SideConversationEvent, SideConversationParticipant } from '../db/types.js';
+import type { EventDetails, EventsWithDetails } from './service.js';
+import type { ParticipantRecord, SideConversation, SideConversationEvent, SideConversationParticipant } from '../db/types.js';
 import { isoMillis, isoMillisOffset } from '../http/time.js';
 
 /** `{user_id, name, email}` always, and the type's own properties when it has them. */
@@ -36,7 +37,7 @@ export function presentSideConversation(sc: SideConversation, participants: Side
   };
 }
 
-export function presentEvent(event: SideConversationEvent, attachments: Attachment[], base: string) {
+export function presentEvent(event: SideConversationEvent, details: EventDetails, base: string) {
   const message = event.message;
   return {
     id: event.id,
@@ -54,7 +55,13 @@ export function presentEvent(event: SideConversationEvent, attachments: Attachme
           preview_text: message.preview_text,
           from: presentParticipant(message.from),
           to: message.to.map(presentParticipant),
-          attachments: attachments.map((a) => presentMessageAttachment(a, base)),
+          attachments: details.attachments.map((a) => presentMessageAttachment(a, base)),
+          deliveries: details.deliveries.map((d) => ({
+            recipient: d.recipient,
+            status: d.status,
+            reason: d.reason,
+            updated_at: isoMillis(d.updated_at),
+          })),
           external_ids: message.external_ids,
         }
       : null,
@@ -63,6 +70,6 @@ export function presentEvent(event: SideConversationEvent, attachments: Attachme
 }
 
 /** Events with their attachments, as in an `events` array. */
-export function presentEvents(events: { events: SideConversationEvent[]; attachments: Map<string, Attachment[]> }, base: string) {
-  return events.events.map((e) => presentEvent(e, events.attachments.get(e.id) ?? [], base));
+export function presentEvents(events: EventsWithDetails, base: string) {
+  return events.events.map((e) => presentEvent(e, events.details.get(e.id) ?? { attachments: [], deliveries: [] }, base));
 }

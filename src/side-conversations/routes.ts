@@ -33,7 +33,7 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
   const { sideConversations } = ctx.services;
 
   const presentWrite = (result: WriteResult, base: string) => ({
-    event: result.event ? presentEvent(result.event, result.attachments, base) : null,
+    event: result.event ? presentEvent(result.event, result.details, base) : null,
     side_conversation: presentSideConversation(result.sideConversation, result.participants, base),
     updates: result.updates,
   });

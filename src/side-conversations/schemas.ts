@@ -103,6 +103,15 @@ export const EventMessageSchema = Type.Object({
   from: ParticipantSchema,
   to: Type.Array(ParticipantSchema),
   attachments: Type.Array(AttachmentSchema),
+  /** Per recipient of an outbound message: queued, sent, or failed with the reason. */
+  deliveries: Type.Array(
+    Type.Object({
+      recipient: Type.String(),
+      status: Type.Union([Type.Literal('queued'), Type.Literal('sent'), Type.Literal('failed')]),
+      reason: Type.Union([Type.String(), Type.Null()]),
+      updated_at: Type.String(),
+    }),
+  ),
   external_ids: Type.Record(Type.String(), Type.String()),
 });
 

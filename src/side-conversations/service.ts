@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { attachmentsOfEvents } from '../attachments/repo.js';
+import { deliveriesOfEvents } from '../outbox/deliveries.js';
 import type { Executor } from '../db/executor.js';
 import type {
   Attachment,
   Database,
+  Delivery,
   EventVia,
   ParticipantRecord,
   SideConversation,
@@ -46,15 +48,20 @@ export interface SideConversationWithParticipants {
   participants: SideConversationParticipant[];
 }
 
-/** Events with the attachments of their messages. */
-export interface EventsWithAttachments {
+/** What an event's message carries besides its text: files, and per-recipient delivery status. */
+export interface EventDetails {
+  attachments: Attachment[];
+  deliveries: Delivery[];
+}
+
+export interface EventsWithDetails {
   events: SideConversationEvent[];
-  attachments: Map<string, Attachment[]>;
+  details: Map<string, EventDetails>;
 }
 
 export interface WriteResult extends SideConversationWithParticipants {
   event: SideConversationEvent | null;
-  attachments: Attachment[];
+  details: EventDetails;
   updates: Record<string, unknown>;
 }
 
@@ -144,8 +151,17 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
     return (await participantsOf(executor, accountId, [sc.id])).get(sc.id) ?? [];
   }
 
-  async function withAttachments(executor: Executor, accountId: number, events: SideConversationEvent[]): Promise<EventsWithAttachments> {
-    return { events, attachments: await attachmentsOfEvents(executor, accountId, events.map((e) => e.id)) };
+  async function withDetails(executor: Executor, accountId: number, events: SideConversationEvent[]): Promise<EventsWithDetails> {
+    const ids = events.map((e) => e.id);
+    const [attachments, deliveries] = [await attachmentsOfEvents(executor, accountId, ids), await deliveriesOfEvents(executor, accountId, ids)];
+    return {
+      events,
+      details: new Map(ids.map((id) => [id, { attachments: attachments.get(id) ?? [], deliveries: deliveries.get(id) ?? [] }])),
+    };
+  }
+
+  async function detailsOf(executor: Executor, accountId: number, event: SideConversationEvent, attachments: Attachment[]): Promise<EventDetails> {
+    return { attachments, deliveries: (await deliveriesOfEvents(executor, accountId, [event.id])).get(event.id) ?? [] };
   }
 
   return {
@@ -211,7 +227,13 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
             attachmentIds: message.attachment_ids ?? [],
           },
         });
-        return { sideConversation: sc, participants: await participantsFor(trx, actor.accountId, sc), event, attachments, updates: {} };
+        return {
+          sideConversation: sc,
+          participants: await participantsFor(trx, actor.accountId, sc),
+          event,
+          details: await detailsOf(trx, actor.accountId, event, attachments),
+          updates: {},
+        };
       });
     },
 
@@ -285,7 +307,7 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
           sideConversation: result.sideConversation,
           participants: await participantsFor(trx, actor.accountId, result.sideConversation),
           event: result.event,
-          attachments: result.attachments,
+          details: await detailsOf(trx, actor.accountId, result.event, result.attachments),
           updates: result.updates,
         };
       });
@@ -314,14 +336,14 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
         if (subject !== undefined && subject !== sc.subject) updates.subject = subject;
         if (Object.keys(updates).length === 0) {
           // Nothing changed: no event, and the conversation is returned as it is.
-          return { sideConversation: sc, participants: await participantsFor(trx, actor.accountId, sc), event: null, attachments: [], updates: {} };
+          return { sideConversation: sc, participants: await participantsFor(trx, actor.accountId, sc), event: null, details: { attachments: [], deliveries: [] }, updates: {} };
         }
         const result = await recordUpdate(trx, { accountId: actor.accountId, sc, via, actor: actorParticipant(actor), updates });
         return {
           sideConversation: result.sideConversation,
           participants: await participantsFor(trx, actor.accountId, result.sideConversation),
           event: result.event,
-          attachments: [],
+          details: { attachments: [], deliveries: [] },
           updates,
         };
       });
@@ -332,7 +354,7 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
       const sc = await findSideConversation(db, accountId, ticketId, id);
       if (!sc) throw notFound();
       const participants = await participantsFor(db, accountId, sc);
-      const events = includeEvents ? await withAttachments(db, accountId, await eventsOf(db, accountId, [sc.id])) : undefined;
+      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, [sc.id])) : undefined;
       return { sideConversation: sc, participants, events };
     },
 
@@ -341,7 +363,7 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
       const { rows, count } = await listSideConversations(db, accountId, ticketId, page.offset, page.perPage);
       const ids = rows.map((r) => r.id);
       const participants = await participantsOf(db, accountId, ids);
-      const events = includeEvents ? await withAttachments(db, accountId, await eventsOf(db, accountId, ids)) : undefined;
+      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, ids)) : undefined;
       return {
         items: rows.map((sc) => ({ sideConversation: sc, participants: participants.get(sc.id) ?? [] })),
         count,
@@ -354,7 +376,7 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
       const sc = await findSideConversation(db, accountId, ticketId, id);
       if (!sc) throw notFound();
       const { rows, count } = await listEvents(db, accountId, sc.id, page.offset, page.perPage);
-      return { ...(await withAttachments(db, accountId, rows)), count };
+      return { ...(await withDetails(db, accountId, rows)), count };
     },
   };
 }

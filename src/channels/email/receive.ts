@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import EmailReplyParser from 'email-reply-parser';
+import type { AttachmentsService } from '../../attachments/service.js';
+import type { Database, ParticipantRecord, SideConversation } from '../../db/types.js';
+import { isEmailAddress } from '../../http/email.js';
+import { htmlToText, plainTextToHtml, previewText } from '../../text/html.js';
+import { findUserByEmail } from '../../users/repo.js';
+import { participantsOf } from '../../side-conversations/repo.js';
+import { recordReply } from '../../side-conversations/thread.js';
+import { tokenFromAddress } from './threading.js';
+
+/** A message we will not take, with the answer for each door it came through. */
+export class InboundRefusal extends Error {
+  constructor(
+    readonly smtpCode: number,
+    readonly httpStatus: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface InboundDeps {
+  db: Kysely<Database>;
+  attachments: AttachmentsService;
+  inboundDomain: string;
+}
+
+export interface InboundResult {
+  sideConversationId: string;
+  ticketId: number;
+  eventId: string | null;
+  /** The same Message-ID arrived before: nothing new was recorded. */
+  duplicate: boolean;
+}
+
+const MAX_INBOUND_ATTACHMENTS = 20;
+
+function addressesOf(field: AddressObject | AddressObject[] | undefined): string[] {
+  if (!field) return [];
+  return [field].flat().flatMap((group) => group.value.flatMap((a) => (a.address ? [a.address] : (a.group ?? []).flatMap((g) => (g.address ? [g.address] : [])))));
+}
+
+function referencedIds(mail: ParsedMail): string[] {
+  const refs = mail.references ? [mail.references].flat() : [];
+  return [...new Set([mail.inReplyTo, ...refs].filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length < 1000))];
+}
+
+/** The visible reply: quoted history ("On … wrote:", "> …") and signature ("-- ") removed. */
+export function visibleReplyText(text: string): string {
+  const visible = new EmailReplyParser().read(text).getVisibleText().trim();
+  return visible || text.trim();
+}
+
+/**
+ * Finds the side conversation a message answers: by the reply token in any recipient address
+ * (the token is the proof), else by In-Reply-To/References against the Message-IDs we recorded.
+ */
+async function findThread(db: Kysely<Database>, mail: ParsedMail, envelopeRecipients: string[], inboundDomain: string) {
+  const recipients = [...envelopeRecipients, ...addressesOf(mail.to), ...addressesOf(mail.cc)];
+  for (const address of recipients) {
+    const token = tokenFromAddress(address, inboundDomain);
+    if (!token) continue;
+    const sc = await db.selectFrom('side_conversations').selectAll().where('reply_token', '=', token).executeTakeFirst();
+    if (!sc) throw new InboundRefusal(550, 422, `Unknown reply address ${address}`);
+    return { sc, byToken: true };
+  }
+  const ids = referencedIds(mail);
+  if (ids.length > 0) {
+    const matches = await db
+      .selectFrom('email_messages')
+      .innerJoin('side_conversations', 'side_conversations.id', 'email_messages.side_conversation_id')
+      .selectAll('side_conversations')
+      .where('email_messages.message_id', 'in', ids)
+      .execute();
+    const distinct = new Map(matches.map((m) => [m.id, m]));
+    if (distinct.size === 1) return { sc: [...distinct.values()][0]!, byToken: false };
+  }
+  throw new InboundRefusal(550, 422, 'This message does not answer any side conversation');
+}
+
+/**
+ * Turns a raw RFC 822 message into a reply event (via "email"). Threading and sender rules:
+ * - by reply token: any sender is accepted (whoever holds the address was sent it, or was
+ *   forwarded it by someone who was) and becomes a participant;
+ * - by In-Reply-To/References only: the sender must already be a participant.
+ * A Message-ID seen before is acknowledged without a second event.
+ */
+export async function receiveEmail(deps: InboundDeps, raw: Buffer, envelope: { rcptTo: string[] } = { rcptTo: [] }): Promise<InboundResult> {
+  let mail: ParsedMail;
+  try {
+    mail = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
+  } catch (error) {
+    throw new InboundRefusal(554, 422, `Malformed message: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const sender = mail.from?.value.find((a) => a.address)?.address?.trim();
+  if (!sender || !isEmailAddress(sender)) throw new InboundRefusal(550, 422, 'The message has no valid From address');
+  const senderAddress: string = sender.toLowerCase();
+  const senderName = mail.from?.value.find((a) => a.address)?.name?.replace(/[\r\n\u0000-\u001f]+/g, ' ').trim() || null;
+
+  const { sc, byToken } = await findThread(deps.db, mail, envelope.rcptTo, deps.inboundDomain);
+  const accountId = sc.account_id;
+  const messageId = typeof mail.messageId === 'string' && mail.messageId.length < 1000 ? mail.messageId : `<inbound-${randomUUID()}@${deps.inboundDomain}>`;
+  const seen = await deps.db
+    .selectFrom('email_messages')
+    .select(['side_conversation_id', 'event_id'])
+    .where('account_id', '=', accountId)
+    .where('message_id', '=', messageId)
+    .executeTakeFirst();
+  if (seen) return { sideConversationId: seen.side_conversation_id, ticketId: sc.ticket_id, eventId: seen.event_id, duplicate: true };
+
+  const participants = (await participantsOf(deps.db, accountId, [sc.id])).get(sc.id) ?? [];
+  const isParticipant = participants.some((p) => p.email?.toLowerCase() === sender.toLowerCase());
+  if (!byToken && !isParticipant) {
+    throw new InboundRefusal(550, 422, `${sender} is not a participant of this side conversation`);
+  }
+
+  const fullText = (mail.text ?? (typeof mail.html === 'string' ? htmlToText(mail.html) : '')).replace(/\u0000/g, '');
+  const body = visibleReplyText(fullText).toWellFormed();
+  const files = (mail.attachments ?? []).slice(0, MAX_INBOUND_ATTACHMENTS);
+  if (!body && files.length === 0) throw new InboundRefusal(550, 422, 'The message has no text and no attachments');
+
+  // Bytes are stored before the transaction (they may be large); the transaction binds them.
+  const attachmentIds: string[] = [];
+  for (const file of files) {
+    const stored = await deps.attachments.upload({ accountId, uploaderId: null, fileName: file.filename, bytes: file.content });
+    attachmentIds.push(stored.id);
+  }
+
+  const known = await findUserByEmail(deps.db, accountId, sender);
+  const actor: ParticipantRecord = known
+    ? { user_id: known.id, name: known.name, email: known.email }
+    : { user_id: null, name: senderName, email: sender.toLowerCase() };
+  const text = body || '(attachments only)';
+
+  try {
+    return await recordInboundReply();
+  } catch (error) {
+    // The same message delivered twice at once: the second one finds the first's Message-ID.
+    if ((error as { code?: string; constraint?: string }).constraint === 'email_messages_account_message') {
+      return { sideConversationId: sc.id, ticketId: sc.ticket_id, eventId: null, duplicate: true };
+    }
+    throw error;
+  }
+
+  function recordInboundReply(): Promise<InboundResult> {
+  return deps.db.transaction().execute(async (trx) => {
+    const locked = (await trx.selectFrom('side_conversations').selectAll().where('id', '=', sc.id).forUpdate().executeTakeFirstOrThrow()) as SideConversation;
+    const to = participants
+      .filter((p) => p.email && p.email.toLowerCase() !== senderAddress)
+      .map((p) => ({ user_id: p.user_id, name: p.name, email: p.email }));
+    const result = await recordReply(trx, {
+      accountId,
+      sc: locked,
+      via: 'email',
+      actor,
+      message: {
+        subject: null,
+        body: text,
+        htmlBody: plainTextToHtml(text),
+        preview: previewText(text),
+        from: actor,
+        to,
+        externalIds: {},
+        attachmentIds,
+      },
+      newParticipants: isParticipant ? [] : [actor],
+    });
+    await trx
+      .insertInto('email_messages')
+      .values({ account_id: accountId, side_conversation_id: sc.id, event_id: result.event.id, message_id: messageId, direction: 'inbound' })
+      .execute();
+    return { sideConversationId: sc.id, ticketId: sc.ticket_id, eventId: result.event.id, duplicate: false };
+  });
+}
+}
