@@ -26,6 +26,8 @@ export interface Config {
   /** Run the outbox relay inside `serve` (default) or leave it to `sideline relay` processes. */
   relayInServe: boolean;
   relayPollMs: number;
+  /** How long a relay owns a claimed row; a crashed relay's rows are retried after it. */
+  relayLeaseMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -97,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inboundMaxBytes: integer(env, 'INBOUND_MAX_BYTES', 30 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     relayInServe: relay === 'on',
     relayPollMs: integer(env, 'RELAY_POLL_MS', 1000, 10, 600_000),
+    relayLeaseMs: integer(env, 'RELAY_LEASE_MS', 300_000, 1_000, 24 * 3600_000),
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: optional(env, 'HOST') ?? '127.0.0.1',
     dataDir: optional(env, 'DATA_DIR') ?? './data',

@@ -51,6 +51,7 @@ function createRelay(config: Config, store: Store, logger: RelayLogger): { relay
     db: store.db,
     logger,
     pollMs: config.relayPollMs,
+    leaseMs: config.relayLeaseMs,
     channels: { email: createEmailChannel({ db: store.db, blobs, sink, inboundDomain: config.inboundDomain }) },
   });
   return { relay, sink };
@@ -106,6 +107,11 @@ async function serve(config: Config): Promise<void> {
   app.log.info({ store: store.kind, location: store.location }, 'store ready');
 
   const background = config.relayInServe ? createRelay(config, store, app.log.child({ component: 'relay' })) : null;
+  if (background && store.kind === 'pglite') {
+    // The data directory is locked to this process: claims left in it belong to a process that died.
+    const released = await background.relay.releaseAllClaims();
+    if (released > 0) app.log.warn({ released }, 'released outbox claims of a previous process');
+  }
   background?.relay.start();
   const listener = config.inboundSmtpPort === undefined
     ? null

@@ -79,6 +79,20 @@ export class Relay {
     this.id = options.relayId ?? `relay-${process.pid}-${randomBytes(3).toString('hex')}`;
   }
 
+  /**
+   * Gives back every claim. Only for a store no other relay can reach (the embedded one, locked to
+   * this process): whatever is claimed there was claimed by a process that has since died.
+   */
+  async releaseAllClaims(): Promise<number> {
+    const result = await this.#db
+      .updateTable('outbox')
+      .set({ claimed_until: null, claimed_by: null })
+      .where('status', '=', 'pending')
+      .where('claimed_until', 'is not', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Claims due rows, leases them to this relay, and returns them. */
   async claim(): Promise<OutboxRow[]> {
     const result = await sql<OutboxRow>`
