@@ -7,6 +7,7 @@ import type { TicketsService } from './tickets/service.js';
 import type { SideConversationsService } from './side-conversations/service.js';
 import type { ApiTokensService } from './auth/api-tokens.js';
 import type { AttachmentsService } from './attachments/service.js';
+import type { IntegrationsService } from './integrations/service.js';
 
 /** What routes are given: the services, and how to build absolute URLs for this request. */
 export interface AppContext {
@@ -19,5 +20,6 @@ export interface AppContext {
     sideConversations: SideConversationsService;
     apiTokens: ApiTokensService;
     attachments: AttachmentsService;
+    integrations: IntegrationsService;
   };
 }

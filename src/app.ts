@@ -12,6 +12,12 @@ import { createAttachmentsService } from './attachments/service.js';
 import type { BlobStore } from './attachments/storage.js';
 import { apiTokensRoutes } from './auth/routes.js';
 import { inboundEmailRoutes } from './channels/email/routes.js';
+import { createIntegrationsService } from './integrations/service.js';
+import { integrationsRoutes } from './integrations/routes.js';
+import type { SecretBox } from './integrations/secret-box.js';
+import { slackEventsRoutes } from './channels/slack/routes.js';
+import { teamsMessagesRoutes } from './channels/teams/routes.js';
+import { TeamsTokenVerifier } from './channels/teams/receive.js';
 import type { Database } from './db/types.js';
 import { createGroupsService } from './groups/service.js';
 import { groupsRoutes } from './groups/routes.js';
@@ -41,6 +47,12 @@ export interface AppOptions {
   attachmentMaxBytes?: number;
   /** Inbound email by HTTP: the reply-address domain, the provider's shared secret, the size limit. */
   inbound?: { domain: string; secret: string | undefined; maxBytes: number };
+  /** Seals integration secrets; without it, Slack and Teams cannot be connected. */
+  secretBox?: SecretBox | null;
+  /** Slack's Web API base (a loopback fake in tests). */
+  slackApiUrl?: string;
+  /** Where Bot Framework tokens are checked against (loopback metadata and JWKS in tests). */
+  teams?: { openIdMetadataUrl: string; issuer: string };
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -82,6 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       sideConversations: createSideConversationsService({ db }),
       apiTokens: createApiTokensService({ db }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
+      integrations: createIntegrationsService({ db, box: options.secretBox ?? null }),
     },
   };
 
@@ -105,7 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const attachmentMaxBytes = options.attachmentMaxBytes ?? DEFAULT_ATTACHMENT_MAX_BYTES;
   await app.register(multipart, {
-    limits: { fileSize: attachmentMaxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
+    limits: { fileSize: attachmentMaxBytes, files: 10, fields: 10, parts: 20, fieldSize: 64 * 1024 },
     throwFileSizeLimit: true,
   });
 
@@ -116,6 +129,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(groupsRoutes, { ctx });
   await app.register(ticketsRoutes, { ctx });
   await app.register(sideConversationsRoutes, { ctx });
+  await app.register(integrationsRoutes, { ctx });
+  await app.register(slackEventsRoutes, {
+    deps: { db, box: options.secretBox ?? null, apiUrl: options.slackApiUrl ?? 'https://slack.com/api/' },
+  });
+  await app.register(teamsMessagesRoutes, {
+    db,
+    verifier: new TeamsTokenVerifier(
+      options.teams ?? { openIdMetadataUrl: 'https://login.botframework.com/v1/.well-known/openidconfiguration', issuer: 'https://api.botframework.com' },
+    ),
+  });
   await app.register(inboundEmailRoutes, {
     deps: { db, attachments: ctx.services.attachments, inboundDomain: options.inbound?.domain ?? 'sideline.localhost' },
     secret: options.inbound?.secret,

@@ -28,6 +28,12 @@ export interface Config {
   relayPollMs: number;
   /** How long a relay owns a claimed row; a crashed relay's rows are retried after it. */
   relayLeaseMs: number;
+  /** 32 bytes (hex or base64) sealing integration secrets; unset: Slack and Teams cannot be connected. */
+  encryptionKey: string | undefined;
+  slackApiUrl: string;
+  teamsTokenUrl: string;
+  teamsOpenIdMetadataUrl: string;
+  teamsJwtIssuer: string;
 }
 
 export class ConfigError extends Error {}
@@ -89,7 +95,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (inboundSecret && inboundSecret.length < 16) throw new ConfigError('INBOUND_EMAIL_SECRET must be at least 16 characters long');
   const relay = optional(env, 'RELAY') ?? 'on';
   if (relay !== 'on' && relay !== 'off') throw new ConfigError('RELAY must be "on" or "off"');
+  const encryptionKey = optional(env, 'SIDELINE_ENCRYPTION_KEY');
+  if (encryptionKey) {
+    const key = /^[0-9a-fA-F]{64}$/.test(encryptionKey) ? Buffer.from(encryptionKey, 'hex') : Buffer.from(encryptionKey, 'base64');
+    if (key.length !== 32) throw new ConfigError('SIDELINE_ENCRYPTION_KEY must be 32 bytes: 64 hex characters or base64 (openssl rand -hex 32)');
+  }
+  const url = (name: string, fallback: string): string => {
+    const value = optional(env, name) ?? fallback;
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('scheme');
+    } catch {
+      throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
+    }
+    return value;
+  };
   return {
+    encryptionKey,
+    slackApiUrl: url('SLACK_API_URL', 'https://slack.com/api/'),
+    teamsTokenUrl: url('TEAMS_TOKEN_URL', 'https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token'),
+    teamsOpenIdMetadataUrl: url('TEAMS_OPENID_METADATA_URL', 'https://login.botframework.com/v1/.well-known/openidconfiguration'),
+    teamsJwtIssuer: optional(env, 'TEAMS_JWT_ISSUER') ?? 'https://api.botframework.com',
     smtpUrl,
     supportAddress,
     inboundDomain,

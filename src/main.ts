@@ -13,6 +13,10 @@ import { createAttachmentsService } from './attachments/service.js';
 import { createEmailChannel, fileSink, smtpSink, type MailSink } from './channels/email/deliver.js';
 import { createSmtpListener } from './channels/email/smtp-listener.js';
 import { Relay, type RelayLogger } from './outbox/relay.js';
+import { SecretBox } from './integrations/secret-box.js';
+import { createSlackChannel } from './channels/slack/deliver.js';
+import { createTeamsChannel } from './channels/teams/deliver.js';
+import { TeamsConnector } from './channels/teams/connector.js';
 
 const USAGE = `Usage: sideline <command>
 
@@ -52,7 +56,15 @@ function createRelay(config: Config, store: Store, logger: RelayLogger): { relay
     logger,
     pollMs: config.relayPollMs,
     leaseMs: config.relayLeaseMs,
-    channels: { email: createEmailChannel({ db: store.db, blobs, sink, inboundDomain: config.inboundDomain }) },
+    channels: {
+      email: createEmailChannel({ db: store.db, blobs, sink, inboundDomain: config.inboundDomain }),
+      slack: createSlackChannel({ db: store.db, blobs, box: SecretBox.fromEnv(config.encryptionKey), apiUrl: config.slackApiUrl }),
+      msteams: createTeamsChannel({
+        db: store.db,
+        box: SecretBox.fromEnv(config.encryptionKey),
+        connector: new TeamsConnector({ tokenUrl: config.teamsTokenUrl, scope: 'https://api.botframework.com/.default' }),
+      }),
+    },
   });
   return { relay, sink };
 }
@@ -99,6 +111,9 @@ async function serve(config: Config): Promise<void> {
     blobs: blobStoreFor(config, store),
     attachmentMaxBytes: config.attachmentMaxBytes,
     inbound: { domain: config.inboundDomain, secret: config.inboundEmailSecret, maxBytes: config.inboundMaxBytes },
+    secretBox: SecretBox.fromEnv(config.encryptionKey),
+    slackApiUrl: config.slackApiUrl,
+    teams: { openIdMetadataUrl: config.teamsOpenIdMetadataUrl, issuer: config.teamsJwtIssuer },
     logger: {
       level: config.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },

@@ -357,33 +357,34 @@ describe(`attachments (${STORE_KIND})`, () => {
     assert.equal(windows.file_name, 'boot.ini');
   });
 
-  it('strips CR/LF from a file name (sent RFC 5987-encoded)', async () => {
-    const body = multipart([{ name: 'file', filenameStar: "UTF-8''a%0D%0Ab.txt", contentType: 'text/plain', content: 'hello' }]);
-    const res = await t.request({ method: 'POST', url: UPLOAD_URL, payload: body.payload, headers: body.headers });
+  it('a file name with CR/LF or other control characters is stored without them', async () => {
+    for (const raw of ['a\r\nb.txt', 'a\u0001\tb.txt']) {
+      const body = multipart([{ name: 'file', filename: raw, contentType: 'text/plain', content: 'hello' }]);
+      const res = await t.request({ method: 'POST', url: UPLOAD_URL, payload: body.payload, headers: body.headers });
+      expectStatus(res, 201);
+      const up = res.json<Upload>();
+      for (const name of [up.file_name, up.name, (await h.attachmentRow(up.id)).file_name]) {
+        assert.ok(name.length > 0);
+        assert.ok(!/[\u0000-\u001f\u007f]/.test(name), `${JSON.stringify(raw)} → ${JSON.stringify(name)}`);
+      }
+      // And the headers of its download are well formed.
+      const download = await t.request({ method: 'GET', url: pathOf(up.content_url) });
+      expectStatus(download, 200);
+      assert.equal(download.body, 'hello');
+      assert.ok(!/[\r\n]/.test(String(download.headers['content-disposition'])));
+    }
+    // The control characters go, the rest of the name stays.
+    const tab = multipart([{ name: 'file', filename: 'a\u0001\tb.txt', contentType: 'text/plain', content: 'x' }]);
+    const res = await t.request({ method: 'POST', url: UPLOAD_URL, payload: tab.payload, headers: tab.headers });
     expectStatus(res, 201);
-    const up = res.json<Upload>();
-    assert.ok(!/[\r\n]/.test(up.file_name), JSON.stringify(up.file_name));
-    assert.ok(!/[\r\n]/.test(up.name), JSON.stringify(up.name));
-    assert.ok(up.file_name.includes('a') && up.file_name.endsWith('b.txt'), up.file_name);
-    const row = await h.attachmentRow(up.id);
-    assert.ok(!/[\r\n]/.test(row.file_name));
-
-    // And the header of its download is well formed.
-    const download = await t.request({ method: 'GET', url: pathOf(up.content_url) });
-    expectStatus(download, 200);
-    assert.ok(!/[\r\n]/.test(String(download.headers['content-disposition'])));
+    assert.equal(res.json<Upload>().file_name, 'ab.txt');
   });
 
-  it('a raw CR/LF inside the quoted file name does not break the upload', async () => {
-    const body = multipart([{ name: 'file', filename: 'a\r\nb.txt', contentType: 'text/plain', content: 'hello' }]);
-    const res = await t.request({ method: 'POST', url: UPLOAD_URL, payload: body.payload, headers: body.headers });
-    assert.ok(res.statusCode < 500, `${res.statusCode}: ${res.body}`);
-    if (res.statusCode === 201) {
-      const up = res.json<Upload>();
-      assert.ok(!/[\r\n]/.test(up.file_name), JSON.stringify(up.file_name));
-    } else {
-      assert.ok(typeof res.json<ErrorBody>().error === 'string', res.body);
-    }
+  it('a file name that is empty or only markup characters still gets a safe name', async () => {
+    const empty = await h.uploadOk(Buffer.from('x'), '', 'text/plain');
+    assert.ok(empty.file_name.length > 0);
+    const markup = await h.uploadOk(Buffer.from('x'), '<script>.txt', 'text/plain');
+    assert.ok(!markup.file_name.includes('<') && !markup.file_name.includes('>'), markup.file_name);
   });
 
   it('binds an upload to a Create and serves the same bytes from its content_url', async () => {
@@ -527,6 +528,25 @@ describe(`attachments (${STORE_KIND})`, () => {
     assert.deepEqual(ok.json<WriteEnvelope>().event?.message?.attachments.map((a) => a.id), [fresh.id]);
   });
 
+  it('one upload raced onto several messages is bound to exactly one of them', async () => {
+    const ticketId = await h.newTicket();
+    const created = await h.createSc(ticketId, {});
+    expectStatus(created, 201);
+    const scId = created.json<WriteEnvelope>().side_conversation.id;
+    const up = await h.uploadOk(await randomBinary(1_000), 'race.bin');
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((i) => h.reply(ticketId, scId, { body: `Racer ${i}`, attachment_ids: [up.id] })),
+    );
+    const statuses = results.map((r) => r.statusCode).sort();
+    assert.deepEqual(statuses, [200, 422, 422, 422], results.map((r) => r.body).join('\n'));
+    const winner = results.find((r) => r.statusCode === 200)!.json<WriteEnvelope>().event!;
+    assert.deepEqual(winner.message?.attachments.map((a) => a.id), [up.id]);
+    assert.equal((await h.attachmentRow(up.id)).event_id, winner.id);
+    const list = (await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events` })).json<EventList>().events;
+    assert.equal(list.length, 2, 'create and the one accepted reply');
+    assert.equal(list.filter((e) => (e.message?.attachments.length ?? 0) > 0).length, 1);
+  });
+
   it('download: 401 without auth, 403 for end-users, 404 for another account and for the wrong path', async () => {
     const bytes = await randomBinary(2_000);
     const up = await h.uploadOk(bytes, 'secret.bin');
@@ -587,12 +607,47 @@ describe(`attachments (${STORE_KIND})`, () => {
     const json = await t.request({ method: 'POST', url: UPLOAD_URL, payload: { file: 'aGVsbG8=' } });
     assert.ok(json.statusCode >= 400 && json.statusCode < 500, `${json.statusCode}: ${json.body}`);
     assert.equal(typeof json.json<ErrorBody>().error, 'string');
+    assert.equal(await countRows(t.db, 'attachments'), before);
+
+    // Two file parts: the first is taken, or the request is refused; never a 500.
+    const twoFiles = multipart([
+      { name: 'file', filename: 'one.txt', contentType: 'text/plain', content: 'one' },
+      { name: 'file', filename: 'two.txt', contentType: 'text/plain', content: 'two' },
+    ]);
+    const two = await t.request({ method: 'POST', url: UPLOAD_URL, payload: twoFiles.payload, headers: twoFiles.headers });
+    assert.ok(two.statusCode === 201 || (two.statusCode >= 400 && two.statusCode < 500), `${two.statusCode}: ${two.body}`);
+    if (two.statusCode === 201) assert.equal(two.json<Upload>().file_name, 'one.txt');
+    const afterTwo = await countRows(t.db, 'attachments');
+    assert.equal(afterTwo, two.statusCode === 201 ? before + 1 : before);
 
     const anonymous = await h.upload(Buffer.from('x'), 'x.txt', 'text/plain', { auth: 'Basic bm9ib2R5Om5vdGhpbmc=' });
     expectStatus(anonymous, 401);
     const user = await h.upload(Buffer.from('x'), 'x.txt', 'text/plain', { auth: endUser.auth });
     expectStatus(user, 403);
 
+    assert.equal(await countRows(t.db, 'attachments'), afterTwo);
+  });
+
+  it('a malformed multipart body is a 4xx with a Zendesk error body, never a 500', async () => {
+    const before = await countRows(t.db, 'attachments');
+    const cases: Array<{ label: string; contentType: string; payload: string }> = [
+      {
+        label: 'truncated (no closing boundary)',
+        contentType: 'multipart/form-data; boundary=XYZ',
+        payload: '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello',
+      },
+      {
+        label: 'no boundary parameter',
+        contentType: 'multipart/form-data',
+        payload: '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello\r\n--XYZ--\r\n',
+      },
+      { label: 'not multipart at all', contentType: 'multipart/form-data; boundary=XYZ', payload: 'garbage garbage' },
+    ];
+    for (const c of cases) {
+      const res = await t.request({ method: 'POST', url: UPLOAD_URL, headers: { 'content-type': c.contentType }, payload: c.payload });
+      assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${c.label}: ${res.statusCode} ${res.body}`);
+      assert.equal(typeof res.json<ErrorBody>().error, 'string', c.label);
+    }
     assert.equal(await countRows(t.db, 'attachments'), before);
   });
 });
@@ -852,6 +907,19 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
     assert.equal(list[1]!.message?.body, 'Fixed it');
     assert.deepEqual(list[2]!.updates, { state: 'closed' });
     assert.equal((await showSc(ticketId, scId)).state, 'closed');
+  });
+
+  it('a long child comment of emoji is mirrored with a preview that does not split a character', async () => {
+    const { ticketId, scId, childId } = await childConversation();
+    const body = '\u{1F525}'.repeat(200);
+    const res = await updateChild(childId, { comment: { body } }, agent.auth);
+    expectStatus(res, 200);
+    const last = (await events(ticketId, scId)).at(-1)!;
+    assert.equal(last.via, 'child_ticket');
+    assert.equal(last.message?.body, body);
+    const preview = last.message?.preview_text ?? '';
+    assert.ok(preview.length > 0 && preview.length <= 140);
+    assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(preview));
   });
 
   it('a reply to a side conversation whose child ticket is closed is a 422 and writes nothing', async () => {

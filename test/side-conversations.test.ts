@@ -408,6 +408,19 @@ describe(`side conversations API (${STORE_KIND})`, () => {
     endUser = await t.createUser('end-user', 'Eve Enduser');
     acmeAgent = await t.createUser('agent', 'Acme Agent', acme.accountId);
     group = await createGroup('Printer Fixers');
+    // Slack and Teams side conversations need their workspace / bot connected first (issue 5).
+    const slack = await t.request({
+      method: 'POST',
+      url: '/api/v2/sideline/integrations/slack',
+      payload: { slack_workspace: { team_id: 'T123ABC', bot_token: 'xoxb-test', signing_secret: 'test-signing-secret' } },
+    });
+    assert.equal(slack.statusCode, 201, slack.body);
+    const teams = await t.request({
+      method: 'PUT',
+      url: '/api/v2/sideline/integrations/teams',
+      payload: { teams_bot: { app_id: 'app-1', app_password: 'secret', tenant_id: 'tenant-1', service_url: 'http://127.0.0.1:9/teams' } },
+    });
+    assert.equal(teams.statusCode, 200, teams.body);
     emptyGroup = await createGroup('Nobody Home');
     await addMember(agent.id, group.id);
     acmeGroup = await createGroup('Acme Fixers', acme.admin.auth, ACME);
@@ -457,7 +470,13 @@ describe(`side conversations API (${STORE_KIND})`, () => {
       assert.match(event.created_at, EVENT_TIME);
       assert.equal(new Date(event.created_at).getTime(), new Date(sc.created_at).getTime());
       assert.deepEqual(event.updates, {});
-      assert.deepEqual(event.message, {
+      // The message also reports its delivery, per recipient: queued until the relay sends it.
+      const message = { ...event.message } as Record<string, unknown>;
+      const deliveries = message['deliveries'] as Array<Record<string, unknown>>;
+      delete message['deliveries'];
+      assert.equal(deliveries.length, 1);
+      assert.deepEqual({ ...deliveries[0], updated_at: undefined }, { recipient: 'someone@example.com', status: 'queued', reason: null, updated_at: undefined });
+      assert.deepEqual(message, {
         subject: 'My printer is on fire!',
         body: 'The smoke is very colorful.',
         html_body: '<div class="zd-comment"><p>The smoke is very colorful.</p></div>',

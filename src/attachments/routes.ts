@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
-import { invalidField, payloadTooLarge } from '../http/errors.js';
+import { badRequest, invalidField, payloadTooLarge } from '../http/errors.js';
 import { ErrorResponses, IntegerId } from '../http/schemas.js';
 import { UploadSchema } from '../side-conversations/schemas.js';
 import { contentDisposition } from './files.js';
@@ -30,13 +30,20 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; max
       // Refuse what cannot fit before reading it (the multipart envelope adds a few hundred bytes).
       if (declared > maxBytes + 64 * 1024) throw payloadTooLarge(`Attachments are limited to ${maxBytes} bytes`);
       if (!request.isMultipart()) throw invalidField('file', 'File: send the file as multipart/form-data in the field "file"');
-      let file;
-      for await (const part of request.parts()) {
-        if (part.type === 'file' && part.fieldname === 'file' && !file) {
-          file = { name: part.filename, bytes: await part.toBuffer() };
-        } else if (part.type === 'file') {
-          await part.toBuffer();
+      let file: { name: string; bytes: Buffer } | undefined;
+      try {
+        for await (const part of request.parts()) {
+          if (part.type !== 'file') continue;
+          if (part.fieldname === 'file' && !file) {
+            file = { name: part.filename, bytes: await part.toBuffer() };
+          } else {
+            part.file.resume(); // one file per upload: others are read past, not kept
+          }
         }
+      } catch (error) {
+        const status = (error as { statusCode?: number }).statusCode;
+        if (status === 413) throw payloadTooLarge(`Attachments are limited to ${maxBytes} bytes`);
+        throw badRequest('InvalidMultipart', `The multipart body could not be read: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (!file) throw invalidField('file', 'File: is required (multipart field "file")', 'BlankValue');
       const row = await attachments.upload({ accountId: me.accountId, uploaderId: me.userId, fileName: file.name, bytes: file.bytes });

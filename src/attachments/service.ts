@@ -20,7 +20,7 @@ export async function bindAttachmentsToMessage(
   target: { ticketId: number; sideConversationId: string; eventId: string },
   field = 'message.attachment_ids',
 ): Promise<Attachment[]> {
-  const wanted = [...new Set(ids ?? [])];
+  const wanted = [...new Set((ids ?? []).map((id) => id.toLowerCase()))];
   if (wanted.length === 0) return [];
   const errors = new ValidationErrors();
   if (wanted.length > MAX_ATTACHMENTS_PER_MESSAGE) {

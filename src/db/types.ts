@@ -110,6 +110,8 @@ export interface SideConversationsTable {
   message_added_at: Timestamp;
   state_updated_at: Timestamp;
   reply_token: ColumnType<string | null, string | null | undefined, string | null>;
+  thread_ref: ColumnType<string | null, string | null | undefined, string | null>;
+  thread_reply_to: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface SideConversationParticipantsTable {
@@ -230,7 +232,37 @@ export interface AttachmentBlobsTable {
   created_at: Timestamp;
 }
 
+export interface SlackWorkspacesTable {
+  id: Generated<number>;
+  account_id: number;
+  team_id: string;
+  name: string | null;
+  bot_token_enc: string;
+  signing_secret_enc: string;
+  bot_user_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface TeamsBotsTable {
+  id: Generated<number>;
+  account_id: number;
+  app_id: string;
+  app_password_enc: string;
+  tenant_id: string;
+  service_url: string;
+  created_at: Timestamp;
+}
+
+export interface InboundEventsSeenTable {
+  source: string;
+  event_id: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  slack_workspaces: SlackWorkspacesTable;
+  teams_bots: TeamsBotsTable;
+  inbound_events_seen: InboundEventsSeenTable;
   email_messages: EmailMessagesTable;
   deliveries: DeliveriesTable;
   attachments: AttachmentsTable;
@@ -262,3 +294,5 @@ export type SideConversationEvent = Selectable<SideConversationEventsTable>;
 export type Attachment = Selectable<AttachmentsTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type Delivery = Selectable<DeliveriesTable>;
+export type SlackWorkspace = Selectable<SlackWorkspacesTable>;
+export type TeamsBot = Selectable<TeamsBotsTable>;

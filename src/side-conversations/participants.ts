@@ -4,6 +4,7 @@ import { ValidationErrors } from '../http/errors.js';
 import { hasControlCharacters, isEmailAddress } from '../http/email.js';
 import { findGroup, findMembership } from '../groups/repo.js';
 import { findUser, findUserByEmail } from '../users/repo.js';
+import { findSlackWorkspace, findTeamsBot } from '../integrations/service.js';
 
 /** A participant object as clients send it (the reference's property table). */
 export interface ParticipantInput {
@@ -165,6 +166,10 @@ export async function resolveParticipants(
         }
       }
       errors.throwIfAny();
+      if (!(await findSlackWorkspace(db, accountId, p.slack_workspace_id!))) {
+        errors.add(`${field}[0].slack_workspace_id`, `Slack workspace ${p.slack_workspace_id} is not connected to this help desk`, 'NotConnected');
+        errors.throwIfAny();
+      }
       return {
         channel,
         recipients: [
@@ -179,6 +184,10 @@ export async function resolveParticipants(
         errors.add(`${field}[0].msteams_channel_id`, 'msteams_channel_id: must be a Teams channel id such as 19:abc@thread.tacv2');
       }
       errors.throwIfAny();
+      if (!(await findTeamsBot(db, accountId))) {
+        errors.add(`${field}[0].msteams_channel_id`, 'Microsoft Teams is not connected to this help desk', 'NotConnected');
+        errors.throwIfAny();
+      }
       return { channel, recipients: [{ user_id: null, name: null, email: null, msteams_channel_id: value!.trim() }] };
     }
     case 'child_ticket': {

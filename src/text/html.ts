@@ -55,7 +55,12 @@ export const PREVIEW_LENGTH = 140;
 export function previewText(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   if (flat.length <= PREVIEW_LENGTH) return flat;
-  const cut = flat.slice(0, PREVIEW_LENGTH - 1);
+  // Cut on a code point boundary, so an emoji is never split in half (half of one is not storable text).
+  let cut = '';
+  for (const ch of flat) {
+    if (cut.length + ch.length > PREVIEW_LENGTH - 1) break;
+    cut += ch;
+  }
   const lastSpace = cut.lastIndexOf(' ');
   return `${(lastSpace > PREVIEW_LENGTH / 2 ? cut.slice(0, lastSpace) : cut).trimEnd()}…`;
 }

@@ -7,6 +7,7 @@ import { ensureAccountAndAdmin } from '../../src/accounts/accounts.js';
 import { hashPassword } from '../../src/auth/credentials.js';
 import { migrateToLatest, openStore, type Store } from '../../src/db/store.js';
 import { DatabaseBlobStore } from '../../src/attachments/storage.js';
+import { SecretBox } from '../../src/integrations/secret-box.js';
 import type { Database, UserRole } from '../../src/db/types.js';
 
 export const ADMIN_EMAIL = 'admin@example.com';
@@ -77,7 +78,12 @@ export async function startTestApp(options: Partial<AppOptions> = {}): Promise<T
   const { store, drop } = await openTestStore();
   const { accountId } = await ensureAccountAndAdmin(store.db, { adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD });
   const adminRow = await store.db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
-  const app = await buildApp({ db: store.db, blobs: options.blobs ?? new DatabaseBlobStore(store.db), ...options });
+  const app = await buildApp({
+    db: store.db,
+    blobs: options.blobs ?? new DatabaseBlobStore(store.db),
+    secretBox: options.secretBox === undefined ? new SecretBox(randomBytes(32)) : options.secretBox,
+    ...options,
+  });
   await app.ready();
   const admin: TestUser = { id: adminRow.id, email: ADMIN_EMAIL, password: ADMIN_PASSWORD, auth: basic(ADMIN_EMAIL, ADMIN_PASSWORD) };
 

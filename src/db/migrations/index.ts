@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as initial from './0001_initial.js';
 import * as attachments from './0002_attachments.js';
 import * as email from './0003_email.js';
+import * as integrations from './0004_integrations.js';
 
 /** Every migration, in order. One set of files serves both stores. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_attachments': attachments,
   '0003_email': email,
+  '0004_integrations': integrations,
 };
