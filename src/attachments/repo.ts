@@ -1,5 +1,6 @@
 import type { Insertable } from 'kysely';
 import type { Executor } from '../db/executor.js';
+import { groupBy } from '../db/paging.js';
 import type { Attachment, AttachmentsTable } from '../db/types.js';
 
 export function insertAttachment(db: Executor, row: Insertable<AttachmentsTable>): Promise<Attachment> {
@@ -39,8 +40,7 @@ export function bindAttachments(
 }
 
 export async function attachmentsOfEvents(db: Executor, accountId: number, eventIds: string[]): Promise<Map<string, Attachment[]>> {
-  const grouped = new Map<string, Attachment[]>();
-  if (eventIds.length === 0) return grouped;
+  if (eventIds.length === 0) return new Map();
   const rows = await db
     .selectFrom('attachments')
     .selectAll()
@@ -49,10 +49,5 @@ export async function attachmentsOfEvents(db: Executor, accountId: number, event
     .orderBy('created_at')
     .orderBy('id')
     .execute();
-  for (const row of rows) {
-    const list = grouped.get(row.event_id!) ?? [];
-    list.push(row);
-    grouped.set(row.event_id!, list);
-  }
-  return grouped;
+  return groupBy(rows, (row) => row.event_id!);
 }

@@ -1,5 +1,6 @@
 import type { Executor } from '../db/executor.js';
 import type { Group, GroupMembership } from '../db/types.js';
+import { pageOf } from '../db/paging.js';
 
 export function findGroup(db: Executor, accountId: number, id: number): Promise<Group | undefined> {
   return db.selectFrom('groups').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
@@ -11,11 +12,10 @@ export function insertGroup(db: Executor, accountId: number, name: string, descr
 
 export async function listGroups(db: Executor, accountId: number, offset: number, limit: number) {
   const base = db.selectFrom('groups').where('account_id', '=', accountId);
-  const [rows, total] = await Promise.all([
+  return pageOf(
     base.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, count: Number(total.count) };
+  );
 }
 
 export function findMembership(db: Executor, accountId: number, userId: number, groupId: number): Promise<GroupMembership | undefined> {
@@ -39,9 +39,8 @@ export function insertMembership(db: Executor, accountId: number, userId: number
 export async function listMemberships(db: Executor, accountId: number, offset: number, limit: number, groupId?: number) {
   let base = db.selectFrom('group_memberships').where('account_id', '=', accountId);
   if (groupId !== undefined) base = base.where('group_id', '=', groupId);
-  const [rows, total] = await Promise.all([
+  return pageOf(
     base.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, count: Number(total.count) };
+  );
 }

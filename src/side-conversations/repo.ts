@@ -1,5 +1,6 @@
 import type { Executor } from '../db/executor.js';
 import { jsonb } from '../db/store.js';
+import { groupBy, pageOf } from '../db/paging.js';
 import type {
   EventMessageRecord,
   EventType,
@@ -35,11 +36,10 @@ export function findSideConversationForUpdate(db: Executor, accountId: number, t
 
 export async function listSideConversations(db: Executor, accountId: number, ticketId: number, offset: number, limit: number) {
   const base = db.selectFrom('side_conversations').where('account_id', '=', accountId).where('ticket_id', '=', ticketId);
-  const [rows, total] = await Promise.all([
+  return pageOf(
     base.selectAll().orderBy('seq').offset(offset).limit(limit).execute(),
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, count: Number(total.count) };
+  );
 }
 
 export function insertSideConversation(
@@ -93,8 +93,7 @@ export async function insertParticipants(
 
 /** Participants of several side conversations in one query, grouped by conversation. */
 export async function participantsOf(db: Executor, accountId: number, ids: string[]): Promise<Map<string, SideConversationParticipant[]>> {
-  const grouped = new Map<string, SideConversationParticipant[]>(ids.map((id) => [id, []]));
-  if (ids.length === 0) return grouped;
+  if (ids.length === 0) return new Map();
   const rows = await db
     .selectFrom('side_conversation_participants')
     .selectAll()
@@ -103,8 +102,7 @@ export async function participantsOf(db: Executor, accountId: number, ids: strin
     .orderBy('side_conversation_id')
     .orderBy('position')
     .execute();
-  for (const row of rows) grouped.get(row.side_conversation_id)?.push(row);
-  return grouped;
+  return groupBy(rows, (row) => row.side_conversation_id, ids);
 }
 
 export function insertEvent(
@@ -162,9 +160,8 @@ export async function listEvents(db: Executor, accountId: number, sideConversati
     .selectFrom('side_conversation_events')
     .where('account_id', '=', accountId)
     .where('side_conversation_id', '=', sideConversationId);
-  const [rows, total] = await Promise.all([
+  return pageOf(
     base.selectAll().orderBy('seq').offset(offset).limit(limit).execute(),
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, count: Number(total.count) };
+  );
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { Ticket, TicketComment, TicketsTable } from '../db/types.js';
 import type { Insertable, Updateable } from 'kysely';
+import { pageOf } from '../db/paging.js';
 
 export function findTicket(db: Executor, accountId: number, id: number): Promise<Ticket | undefined> {
   return db.selectFrom('tickets').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
@@ -39,11 +40,10 @@ export function updateTicket(db: Executor, accountId: number, id: number, change
 
 export async function listTickets(db: Executor, accountId: number, offset: number, limit: number) {
   const base = db.selectFrom('tickets').where('account_id', '=', accountId);
-  const [rows, total] = await Promise.all([
+  return pageOf(
     base.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, count: Number(total.count) };
+  );
 }
 
 export function insertComment(
@@ -55,9 +55,8 @@ export function insertComment(
 
 export async function listComments(db: Executor, accountId: number, ticketId: number, offset: number, limit: number) {
   const base = db.selectFrom('ticket_comments').where('account_id', '=', accountId).where('ticket_id', '=', ticketId);
-  const [rows, total] = await Promise.all([
+  return pageOf(
     base.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, count: Number(total.count) };
+  );
 }

@@ -1,5 +1,6 @@
 import type { Executor } from '../db/executor.js';
 import type { NewUser, User } from '../db/types.js';
+import { pageOf } from '../db/paging.js';
 
 export function findUser(db: Executor, accountId: number, id: number): Promise<User | undefined> {
   return db.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
@@ -26,11 +27,10 @@ export function insertUser(db: Executor, user: NewUser): Promise<User> {
 export async function listUsers(db: Executor, accountId: number, offset: number, limit: number, role?: string) {
   let base = db.selectFrom('users').where('account_id', '=', accountId);
   if (role) base = base.where('role', '=', role as User['role']);
-  const [rows, total] = await Promise.all([
+  return pageOf(
     base.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, count: Number(total.count) };
+  );
 }
 
 export function bumpCredentialsVersion(db: Executor, accountId: number, userId: number) {

@@ -2,10 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, ParticipantRecord, SlackWorkspace } from '../../db/types.js';
 import type { SecretBox } from '../../integrations/secret-box.js';
-import { plainTextToHtml, previewText } from '../../text/html.js';
 import { findUserByEmail } from '../../users/repo.js';
-import { participantsOf } from '../../side-conversations/repo.js';
-import { recordReply } from '../../side-conversations/thread.js';
+import { recordInboundChatReply, storableChatText, type InboundChatOutcome } from '../chat/inbound-reply.js';
 import { slackClient } from './client.js';
 
 export const SLACK_SIGNATURE_MAX_AGE_SECONDS = 300;
@@ -80,7 +78,7 @@ async function slackAuthor(deps: SlackInboundDeps, workspace: SlackWorkspace, us
   return { user_id: null, name: name ?? userId, email };
 }
 
-export type SlackEventOutcome = 'recorded' | 'duplicate' | 'ignored';
+export type SlackEventOutcome = InboundChatOutcome;
 
 /**
  * A message in the thread of a Slack side conversation becomes a reply (via "slack"). Our own bot's
@@ -107,26 +105,13 @@ export async function receiveSlackEvent(deps: SlackInboundDeps, workspace: Slack
   if (!sc) return 'ignored';
 
   const actor = await slackAuthor(deps, workspace, event.user, workspace.account_id);
-  const text = event.text.replace(/\u0000/g, '').toWellFormed().trim().slice(0, 65_536);
-  const eventId = envelope.event_id ?? `${event.channel}:${event.ts}`;
-  return deps.db.transaction().execute(async (trx) => {
-    const fresh = await trx
-      .insertInto('inbound_events_seen')
-      .values({ source: `slack:${workspace.team_id}`, event_id: eventId })
-      .onConflict((oc) => oc.doNothing())
-      .returning('event_id')
-      .executeTakeFirst();
-    if (!fresh) return 'duplicate';
-    const locked = await trx.selectFrom('side_conversations').selectAll().where('id', '=', sc.id).forUpdate().executeTakeFirstOrThrow();
-    const participants = (await participantsOf(trx, workspace.account_id, [sc.id])).get(sc.id) ?? [];
-    const to = participants.filter((p) => p.user_id !== null).map((p) => ({ user_id: p.user_id, name: p.name, email: p.email }));
-    await recordReply(trx, {
-      accountId: workspace.account_id,
-      sc: locked,
-      via: 'slack',
-      actor,
-      message: { subject: null, body: text, htmlBody: plainTextToHtml(text), preview: previewText(text), from: actor, to, externalIds: {}, attachmentIds: [] },
-    });
-    return 'recorded';
+  return recordInboundChatReply(deps.db, {
+    source: `slack:${workspace.team_id}`,
+    eventId: envelope.event_id ?? `${event.channel}:${event.ts}`,
+    accountId: workspace.account_id,
+    sideConversationId: sc.id,
+    via: 'slack',
+    actor,
+    text: storableChatText(event.text),
   });
 }

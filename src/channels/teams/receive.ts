@@ -1,9 +1,8 @@
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Database, TeamsBot } from '../../db/types.js';
-import { htmlToText, plainTextToHtml, previewText } from '../../text/html.js';
-import { participantsOf } from '../../side-conversations/repo.js';
-import { recordReply } from '../../side-conversations/thread.js';
+import { htmlToText } from '../../text/html.js';
+import { recordInboundChatReply, storableChatText, type InboundChatOutcome } from '../chat/inbound-reply.js';
 
 export interface TeamsAuthOptions {
   /** Bot Framework's OpenID metadata (its jwks_uri names the signing keys). */
@@ -63,13 +62,13 @@ export interface TeamsActivity {
   replyToId?: string;
 }
 
-export type TeamsOutcome = 'recorded' | 'duplicate' | 'ignored';
+export type TeamsOutcome = InboundChatOutcome;
 
 /** A message in the thread of a Teams side conversation becomes a reply (via "msteams"). */
 export async function receiveTeamsActivity(db: Kysely<Database>, bot: TeamsBot, activity: TeamsActivity): Promise<TeamsOutcome> {
   if (activity.type !== 'message' || !activity.conversation?.id || !activity.id) return 'ignored';
   if (activity.from?.id === `28:${bot.app_id}`) return 'ignored';
-  const text = htmlToText(activity.text ?? '').replace(/\u0000/g, '').toWellFormed().trim().slice(0, 65_536);
+  const text = storableChatText(htmlToText(activity.text ?? ''));
   if (!text) return 'ignored';
   const sc = await db
     .selectFrom('side_conversations')
@@ -81,24 +80,13 @@ export async function receiveTeamsActivity(db: Kysely<Database>, bot: TeamsBot, 
   if (!sc) return 'ignored';
   const name = (activity.from?.name ?? '').replace(/[\u0000-\u001f]/g, ' ').trim().slice(0, 255) || null;
   const actor = { user_id: null, name, email: null };
-  return db.transaction().execute(async (trx) => {
-    const fresh = await trx
-      .insertInto('inbound_events_seen')
-      .values({ source: `msteams:${bot.app_id}`, event_id: activity.id! })
-      .onConflict((oc) => oc.doNothing())
-      .returning('event_id')
-      .executeTakeFirst();
-    if (!fresh) return 'duplicate';
-    const locked = await trx.selectFrom('side_conversations').selectAll().where('id', '=', sc.id).forUpdate().executeTakeFirstOrThrow();
-    const participants = (await participantsOf(trx, bot.account_id, [sc.id])).get(sc.id) ?? [];
-    const to = participants.filter((p) => p.user_id !== null).map((p) => ({ user_id: p.user_id, name: p.name, email: p.email }));
-    await recordReply(trx, {
-      accountId: bot.account_id,
-      sc: locked,
-      via: 'msteams',
-      actor,
-      message: { subject: null, body: text, htmlBody: plainTextToHtml(text), preview: previewText(text), from: actor, to, externalIds: {}, attachmentIds: [] },
-    });
-    return 'recorded';
+  return recordInboundChatReply(db, {
+    source: `msteams:${bot.app_id}`,
+    eventId: activity.id,
+    accountId: bot.account_id,
+    sideConversationId: sc.id,
+    via: 'msteams',
+    actor,
+    text,
   });
 }
