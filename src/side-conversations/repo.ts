@@ -165,3 +165,16 @@ export async function listEvents(db: Executor, accountId: number, sideConversati
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
   );
 }
+
+/** Every event of the account from a time on, oldest first (the incremental export). */
+export function eventsSince(db: Executor, accountId: number, since: Date, limit: number) {
+  return db
+    .selectFrom('side_conversation_events')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('created_at', '>=', since)
+    .orderBy('created_at')
+    .orderBy('seq')
+    .limit(limit)
+    .execute();
+}

@@ -9,6 +9,7 @@ import { presentEvent, presentEvents, presentSideConversation } from './presente
 import {
   CreateSideConversationBody,
   EventList,
+  EventSchema,
   IncludeQuery,
   ListEnvelope,
   ReplyBody,
@@ -37,6 +38,36 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
     side_conversation: presentSideConversation(result.sideConversation, result.participants, base),
     updates: result.updates,
   });
+
+  app.get(
+    '/api/v2/tickets/side_conversations/events',
+    {
+      schema: {
+        tags: ['Side Conversations'],
+        summary: 'Incremental export of every side conversation event of the account',
+        querystring: Type.Object({
+          start_time: Type.Integer({ minimum: 0, maximum: 253402300799, description: 'Unix seconds' }),
+          per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        }),
+        response: {
+          200: Type.Object({ events: Type.Array(EventSchema), next_page: Type.Union([Type.String(), Type.Null()]), end_time: Type.Integer(), count: Type.Integer() }),
+          ...ErrorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const limit = request.query.per_page ?? 1000;
+      const result = await sideConversations.exportEvents(principalOf(request).accountId, request.query.start_time, limit);
+      const base = ctx.baseUrl(request);
+      const next = new URLSearchParams({ start_time: String(result.endTime), ...(request.query.per_page ? { per_page: String(limit) } : {}) });
+      return {
+        events: presentEvents(result, base),
+        next_page: result.more ? `${base}/api/v2/tickets/side_conversations/events.json?${next.toString()}` : null,
+        end_time: result.endTime,
+        count: result.events.length,
+      };
+    },
+  );
 
   app.get(
     '/api/v2/tickets/:ticket_id/side_conversations',

@@ -27,6 +27,7 @@ import {
   findSideConversationForUpdate,
   insertParticipants,
   insertSideConversation,
+  eventsSince,
   listEvents,
   listSideConversations,
   participantsOf,
@@ -369,6 +370,25 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
         count,
         events,
       };
+    },
+
+    /**
+     * The incremental export: events from `startTime` (unix seconds) on, at most `limit`. Like
+     * Zendesk's exports, the next page starts at the last event's second, so a client may see an
+     * event twice at a page boundary (it dedupes by id) but never misses one.
+     */
+    async exportEvents(accountId: number, startTime: number, limit: number) {
+      let rows = await eventsSince(db, accountId, new Date(startTime * 1000), limit);
+      const secondOf = (e: SideConversationEvent) => Math.floor(e.created_at.getTime() / 1000);
+      const last = rows[rows.length - 1];
+      let endTime = last ? secondOf(last) : startTime;
+      if (rows.length === limit && endTime === startTime) {
+        // A full page inside one second would send the client back to the same second forever:
+        // this page takes that whole second instead (bounded), and the next starts after it.
+        rows = (await eventsSince(db, accountId, new Date(startTime * 1000), 10_000)).filter((e) => secondOf(e) === startTime);
+        endTime = startTime + 1;
+      }
+      return { ...(await withDetails(db, accountId, rows)), endTime, more: rows.length >= limit };
     },
 
     async events(accountId: number, ticketId: number, id: string, page: OffsetPage) {
