@@ -53,6 +53,8 @@ export interface AppOptions {
   slackApiUrl?: string;
   /** Where Bot Framework tokens are checked against (loopback metadata and JWKS in tests). */
   teams?: { openIdMetadataUrl: string; issuer: string };
+  /** Side conversation creates + replies per account per 10 minutes; 0 or unset: unlimited. */
+  rateLimitPer10Minutes?: number;
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -91,7 +93,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       users: createUsersService({ db }),
       groups: createGroupsService({ db }),
       tickets: createTicketsService({ db }),
-      sideConversations: createSideConversationsService({ db }),
+      sideConversations: createSideConversationsService({ db, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
       apiTokens: createApiTokensService({ db }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null }),

@@ -34,6 +34,8 @@ export interface Config {
   teamsTokenUrl: string;
   teamsOpenIdMetadataUrl: string;
   teamsJwtIssuer: string;
+  /** Side conversation creates + replies per account per 10 minutes (Zendesk: 300); 0 = off. */
+  rateLimitPer10Minutes: number;
 }
 
 export class ConfigError extends Error {}
@@ -112,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   return {
     encryptionKey,
+    rateLimitPer10Minutes: integer(env, 'RATE_LIMIT_PER_10_MINUTES', 0, 0, 1_000_000),
     slackApiUrl: url('SLACK_API_URL', 'https://slack.com/api/'),
     teamsTokenUrl: url('TEAMS_TOKEN_URL', 'https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token'),
     teamsOpenIdMetadataUrl: url('TEAMS_OPENID_METADATA_URL', 'https://login.botframework.com/v1/.well-known/openidconfiguration'),

@@ -112,6 +112,7 @@ async function serve(config: Config): Promise<void> {
     attachmentMaxBytes: config.attachmentMaxBytes,
     inbound: { domain: config.inboundDomain, secret: config.inboundEmailSecret, maxBytes: config.inboundMaxBytes },
     secretBox: SecretBox.fromEnv(config.encryptionKey),
+    rateLimitPer10Minutes: config.rateLimitPer10Minutes,
     slackApiUrl: config.slackApiUrl,
     teams: { openIdMetadataUrl: config.teamsOpenIdMetadataUrl, issuer: config.teamsJwtIssuer },
     logger: {

@@ -34,6 +34,10 @@ export const badRequest = (error: string, description: string) => new ApiError(4
 
 export const payloadTooLarge = (description: string) => new ApiError(413, { error: 'PayloadTooLarge', description });
 
+/** The only response that carries Retry-After (some clients treat any response with it as a rate limit). */
+export const tooManyRequests = (description: string, retryAfterSeconds: number) =>
+  new ApiError(429, { error: 'TooManyRequests', description }, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+
 export const recordInvalid = (details: ValidationDetails) =>
   new ApiError(422, { error: 'RecordInvalid', description: 'Record validation errors', details });
 

@@ -16,6 +16,7 @@ export const ErrorResponses = {
   404: SimpleError,
   413: SimpleError,
   422: ValidationError,
+  429: SimpleError,
 };
 
 /** Ids in paths: integers; anything else is simply not found. */

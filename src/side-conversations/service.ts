@@ -14,7 +14,8 @@ import type {
   SideConversationParticipant,
   SideConversationState,
 } from '../db/types.js';
-import { notFound, ValidationErrors } from '../http/errors.js';
+import { notFound, tooManyRequests, ValidationErrors } from '../http/errors.js';
+import { sql } from 'kysely';
 import { hasControlCharacters } from '../http/email.js';
 import type { OffsetPage } from '../http/pagination.js';
 import { htmlToText, plainTextToHtml, previewText, sanitizeClientHtml } from '../text/html.js';
@@ -134,7 +135,30 @@ function recipientsOf(participants: SideConversationParticipant[], sender: Parti
     }));
 }
 
-export function createSideConversationsService({ db }: { db: Kysely<Database> }) {
+export const RATE_LIMIT_WINDOW_SECONDS = 600;
+
+export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }: { db: Kysely<Database>; rateLimitPer10Minutes?: number }) {
+  /**
+   * Zendesk allows 300 side conversation creates and replies per 10 minutes per account; here the
+   * number is the operator's (0: no limit). Counted from the events themselves, so every API
+   * process on one database shares the same budget.
+   */
+  async function enforceRateLimit(accountId: number): Promise<void> {
+    if (rateLimitPer10Minutes <= 0) return;
+    const window = await db
+      .selectFrom('side_conversation_events')
+      .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
+      .where('account_id', '=', accountId)
+      .where('via', '=', 'api')
+      .where('type', 'in', ['create', 'reply'])
+      .where('created_at', '>', sql<Date>`now() - interval '600 seconds'`)
+      .executeTakeFirstOrThrow();
+    if (Number(window.count) < rateLimitPer10Minutes) return;
+    const oldest = window.oldest ? new Date(window.oldest as unknown as string | Date).getTime() : Date.now();
+    const retryAfter = (oldest + RATE_LIMIT_WINDOW_SECONDS * 1000 - Date.now()) / 1000;
+    throw tooManyRequests(`At most ${rateLimitPer10Minutes} side conversation messages per 10 minutes; try again later`, retryAfter);
+  }
+
   async function requireTicket(executor: Executor, accountId: number, ticketId: number, forUpdate = false) {
     const ticket = forUpdate ? await findTicketForUpdate(executor, accountId, ticketId) : await findTicket(executor, accountId, ticketId);
     if (!ticket) throw notFound();
@@ -168,6 +192,7 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
   return {
     async create(actor: Actor, ticketId: number, input: CreateSideConversationBody, via: EventVia = 'api'): Promise<WriteResult> {
       const message = input.message;
+      if (via === 'api') await enforceRateLimit(actor.accountId);
       return db.transaction().execute(async (trx) => {
         const ticket = await requireTicket(trx, actor.accountId, ticketId, true);
         const errors = new ValidationErrors();
@@ -240,6 +265,7 @@ export function createSideConversationsService({ db }: { db: Kysely<Database> })
 
     async reply(actor: Actor, ticketId: number, id: string, input: ReplyBody, via: EventVia = 'api'): Promise<WriteResult> {
       const message = input.message;
+      if (via === 'api') await enforceRateLimit(actor.accountId);
       return db.transaction().execute(async (trx) => {
         const sc = await requireSideConversationForUpdate(trx, actor.accountId, ticketId, id);
         const errors = new ValidationErrors();
