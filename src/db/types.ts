@@ -224,6 +224,7 @@ export interface AttachmentsTable {
   side_conversation_id: string | null;
   event_id: string | null;
   created_at: Timestamp;
+  relayed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface AttachmentBlobsTable {

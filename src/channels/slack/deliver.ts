@@ -93,11 +93,19 @@ export function createSlackChannel(deps: { db: Kysely<Database>; blobs: BlobStor
         if (isStart && ts) {
           await db.updateTable('side_conversations').set({ thread_ref: ts }).where('id', '=', sc.id).where('thread_ref', 'is', null).execute();
         }
-        const files = await db.selectFrom('attachments').selectAll().where('event_id', '=', event.id).orderBy('created_at').execute();
+        // Files not yet shared (a retry skips those an earlier attempt already put in the thread).
+        const files = await db
+          .selectFrom('attachments')
+          .selectAll()
+          .where('event_id', '=', event.id)
+          .where('relayed_at', 'is', null)
+          .orderBy('created_at')
+          .execute();
         for (const file of files) {
           const bytes = await blobs.get(file.storage_key);
           if (!bytes) continue;
           await client.filesUploadV2({ channel_id: channel, thread_ts: isStart ? ts! : sc.thread_ref!, file: bytes, filename: file.file_name });
+          await db.updateTable('attachments').set({ relayed_at: new Date() }).where('id', '=', file.id).execute();
         }
         return { kind: 'delivered', recipients: [{ recipient, status: 'sent' }] };
       } catch (error) {

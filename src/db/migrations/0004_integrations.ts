@@ -31,6 +31,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('side_conversations').addColumn('thread_reply_to', 'text').execute();
   await sql`create index side_conversations_thread on side_conversations (channel, thread_ref) where thread_ref is not null`.execute(db);
 
+  // A file already shared into the Slack thread: a retried delivery does not share it again.
+  await db.schema.alterTable('attachments').addColumn('relayed_at', 'timestamptz').execute();
+
   // Webhook events already handled (Slack retries, Teams redeliveries).
   await db.schema
     .createTable('inbound_events_seen')
@@ -44,6 +47,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('inbound_events_seen').ifExists().execute();
+  await db.schema.alterTable('attachments').dropColumn('relayed_at').execute();
   await sql`drop index if exists side_conversations_thread`.execute(db);
   await db.schema.alterTable('side_conversations').dropColumn('thread_reply_to').execute();
   await db.schema.alterTable('side_conversations').dropColumn('thread_ref').execute();
