@@ -84,6 +84,15 @@ export async function ensureAccountAndAdmin(db: Kysely<Database>, options: Boots
         .returning(['id'])
         .executeTakeFirstOrThrow();
     }
+    if (options.supportAddress) {
+      // The operator's SUPPORT_ADDRESS is the first account's From address, also after a change.
+      await trx
+        .updateTable('accounts')
+        .set({ support_address: options.supportAddress })
+        .where('id', '=', account.id)
+        .where('support_address', '!=', options.supportAddress)
+        .execute();
+    }
     const admin = await trx
       .selectFrom('users')
       .select(['id'])

@@ -4,8 +4,11 @@ import type { Database, OutboxRow, SideConversationChannel } from '../db/types.j
 
 /** What a channel says of one delivery attempt. */
 export type DeliveryOutcome =
-  /** Handed over. Per recipient: sent, or refused for good with the server's reason. */
-  | { kind: 'delivered'; recipients: Array<{ recipient: string; status: 'sent' | 'failed'; reason?: string }> }
+  /**
+   * Handed over. Per recipient: sent, refused for good with the server's reason, or deferred (a
+   * temporary refusal of that recipient alone: the row is retried for the deferred ones only).
+   */
+  | { kind: 'delivered'; recipients: Array<{ recipient: string; status: 'sent' | 'failed' | 'deferred'; reason?: string }> }
   /** Try again later (4xx, connection refused, rate limited); `retryAfterMs` when the other side said when. */
   | { kind: 'retry'; reason: string; retryAfterMs?: number }
   /** Never going to work (5xx, a channel that is not set up): stop and record why. */
@@ -61,6 +64,7 @@ export class Relay {
   readonly #maxBackoffMs: number;
   readonly #random: () => number;
   #running = false;
+  #stopping = false;
   #timer: NodeJS.Timeout | null = null;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
@@ -112,11 +116,49 @@ export class Relay {
     return result.rows;
   }
 
-  /** One pass: claim a batch and deliver it. Returns how many rows were handled. */
+  /**
+   * One pass: claim a batch and deliver it row by row. Each row's lease is renewed just before its
+   * delivery (a slow batch must not let another relay take rows still waiting here), and a stop
+   * request gives the rest of the batch back. Returns how many rows were handled.
+   */
   async runOnce(): Promise<number> {
     const rows = await this.claim();
-    for (const row of rows) await this.#deliver(row);
-    return rows.length;
+    let handled = 0;
+    for (const row of rows) {
+      if (this.#stopping) break;
+      if (!(await this.#renewLease(row))) continue;
+      await this.#deliver(row);
+      handled += 1;
+    }
+    if (this.#stopping) await this.releaseMyClaims();
+    return handled;
+  }
+
+  /**
+   * Extends the lease on every row this relay still holds (so rows waiting in a slow batch stay
+   * ours); false when `row` is no longer among them (its lease lapsed and another relay took it).
+   */
+  async #renewLease(row: OutboxRow): Promise<boolean> {
+    const renewed = await this.#db
+      .updateTable('outbox')
+      .set({ claimed_until: sql`now() + ${`${this.#leaseMs} milliseconds`}::interval` })
+      .where('claimed_by', '=', this.id)
+      .where('status', '=', 'pending')
+      .where('claimed_until', 'is not', null)
+      .returning('id')
+      .execute();
+    return renewed.some((r) => r.id === row.id);
+  }
+
+  /** Gives back the rows this relay claimed and has not delivered (on stop). */
+  async releaseMyClaims(): Promise<void> {
+    await this.#db
+      .updateTable('outbox')
+      .set({ claimed_until: null, claimed_by: null, attempts: sql`greatest(attempts - 1, 0)` })
+      .where('claimed_by', '=', this.id)
+      .where('status', '=', 'pending')
+      .where('claimed_until', 'is not', null)
+      .execute();
   }
 
   async #deliver(row: OutboxRow): Promise<void> {
@@ -145,12 +187,8 @@ export class Relay {
         return;
       }
       if (outcome.kind === 'delivered') {
-        await trx
-          .updateTable('outbox')
-          .set({ status: 'delivered', delivered_at: sql`now()`, claimed_until: null, last_error: null })
-          .where('id', '=', row.id)
-          .execute();
         for (const r of outcome.recipients) {
+          if (r.status === 'deferred') continue;
           await trx
             .updateTable('deliveries')
             .set({ status: r.status, reason: r.reason ?? null, updated_at: sql`now()` })
@@ -158,6 +196,17 @@ export class Relay {
             .where('recipient', '=', r.recipient)
             .execute();
         }
+        const deferred = outcome.recipients.filter((r) => r.status === 'deferred');
+        if (deferred.length > 0) {
+          // The others are done; the row comes back for the deferred recipients only.
+          await this.#retryOrGiveUp(trx, row, { kind: 'retry', reason: deferred.map((r) => `${r.recipient}: ${r.reason ?? 'deferred'}`).join('; ') });
+          return;
+        }
+        await trx
+          .updateTable('outbox')
+          .set({ status: 'delivered', delivered_at: sql`now()`, claimed_until: null, last_error: null })
+          .where('id', '=', row.id)
+          .execute();
         // Recipients the channel did not name were handed over with the rest.
         await trx
           .updateTable('deliveries')
@@ -168,31 +217,35 @@ export class Relay {
         this.#log.info({ outbox_id: row.id, channel: row.channel, attempts: row.attempts }, 'delivered');
         return;
       }
-      const giveUp = outcome.kind === 'failed' || row.attempts >= this.#maxAttempts;
-      if (giveUp) {
-        const reason = outcome.kind === 'failed' ? outcome.reason : `gave up after ${row.attempts} attempts: ${outcome.reason}`;
-        await trx.updateTable('outbox').set({ status: 'failed', claimed_until: null, last_error: reason }).where('id', '=', row.id).execute();
-        await trx
-          .updateTable('deliveries')
-          .set({ status: 'failed', reason, updated_at: sql`now()` })
-          .where('outbox_id', '=', row.id)
-          .where('status', '=', 'queued')
-          .execute();
-        this.#log.warn({ outbox_id: row.id, channel: row.channel, reason }, 'delivery failed for good');
-        return;
-      }
-      const delay = outcome.retryAfterMs ?? backoffMs(row.attempts, this.#baseBackoffMs, this.#maxBackoffMs, this.#random);
-      await trx
-        .updateTable('outbox')
-        .set({
-          claimed_until: null,
-          last_error: outcome.reason,
-          next_attempt_at: sql`now() + ${`${Math.max(0, delay)} milliseconds`}::interval`,
-        })
-        .where('id', '=', row.id)
-        .execute();
-      this.#log.warn({ outbox_id: row.id, channel: row.channel, attempt: row.attempts, retry_in_ms: delay, reason: outcome.reason }, 'delivery will be retried');
+      await this.#retryOrGiveUp(trx, row, outcome);
     });
+  }
+
+  async #retryOrGiveUp(trx: Kysely<Database>, row: OutboxRow, outcome: Exclude<DeliveryOutcome, { kind: 'delivered' }>): Promise<void> {
+    const giveUp = outcome.kind === 'failed' || row.attempts >= this.#maxAttempts;
+    if (giveUp) {
+      const reason = outcome.kind === 'failed' ? outcome.reason : `gave up after ${row.attempts} attempts: ${outcome.reason}`;
+      await trx.updateTable('outbox').set({ status: 'failed', claimed_until: null, last_error: reason }).where('id', '=', row.id).execute();
+      await trx
+        .updateTable('deliveries')
+        .set({ status: 'failed', reason, updated_at: sql`now()` })
+        .where('outbox_id', '=', row.id)
+        .where('status', '=', 'queued')
+        .execute();
+      this.#log.warn({ outbox_id: row.id, channel: row.channel, reason }, 'delivery failed for good');
+      return;
+    }
+    const delay = outcome.retryAfterMs ?? backoffMs(row.attempts, this.#baseBackoffMs, this.#maxBackoffMs, this.#random);
+    await trx
+      .updateTable('outbox')
+      .set({
+        claimed_until: null,
+        last_error: outcome.reason,
+        next_attempt_at: sql`now() + ${`${Math.max(0, delay)} milliseconds`}::interval`,
+      })
+      .where('id', '=', row.id)
+      .execute();
+    this.#log.warn({ outbox_id: row.id, channel: row.channel, attempt: row.attempts, retry_in_ms: delay, reason: outcome.reason }, 'delivery will be retried');
   }
 
   /** Runs until stop(): a pass, then a pause unless the pass was full. */
@@ -228,6 +281,7 @@ export class Relay {
   /** Finishes the delivery in hand, then stops. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#stopping = true;
     this.poke();
     await this.#loop;
   }

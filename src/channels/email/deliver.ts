@@ -10,7 +10,8 @@ import { domainOf, messageIdFor, replyAddress, threadMessageIds } from './thread
 
 /** Where outbound mail goes: an SMTP server, or .eml files when no server is configured. */
 export interface MailSink {
-  send(message: SendMailOptions): Promise<{ accepted: string[]; rejected: Array<{ recipient: string; reason: string }> }>;
+  /** `temporary`: the server refused the recipient with a 4xx, so it is tried again later. */
+  send(message: SendMailOptions): Promise<{ accepted: string[]; rejected: Array<{ recipient: string; reason: string; temporary: boolean }> }>;
   close(): void;
 }
 
@@ -27,13 +28,17 @@ export function smtpSink(smtpUrl: string): MailSink {
       const info = (await transporter.sendMail(message)) as {
         accepted?: Array<string | { address: string }>;
         rejected?: Array<string | { address: string }>;
-        rejectedErrors?: Array<{ recipient?: string; response?: string; message: string }>;
+        rejectedErrors?: Array<{ recipient?: string; response?: string; responseCode?: number; message: string }>;
       };
       const address = (a: string | { address: string }) => (typeof a === 'string' ? a : a.address).toLowerCase();
-      const reasons = new Map((info.rejectedErrors ?? []).map((e) => [String(e.recipient ?? '').toLowerCase(), e.response ?? e.message]));
+      const errors = new Map((info.rejectedErrors ?? []).map((e) => [String(e.recipient ?? '').toLowerCase(), e]));
       return {
         accepted: (info.accepted ?? []).map(address),
-        rejected: (info.rejected ?? []).map((r) => ({ recipient: address(r), reason: reasons.get(address(r)) ?? 'rejected by the server' })),
+        rejected: (info.rejected ?? []).map((r) => {
+          const error = errors.get(address(r));
+          const code = error?.responseCode ?? Number(/^(\d{3})/.exec(error?.response ?? '')?.[1] ?? 550);
+          return { recipient: address(r), reason: error?.response ?? error?.message ?? 'rejected by the server', temporary: code >= 400 && code < 500 };
+        }),
       };
     },
     close: () => transporter.close(),
@@ -124,7 +129,7 @@ export function createEmailChannel(deps: { db: Kysely<Database>; blobs: BlobStor
           kind: 'delivered',
           recipients: [
             ...result.accepted.map((recipient) => ({ recipient, status: 'sent' as const })),
-            ...result.rejected.map((r) => ({ recipient: r.recipient, status: 'failed' as const, reason: r.reason })),
+            ...result.rejected.map((r) => ({ recipient: r.recipient, status: r.temporary ? ('deferred' as const) : ('failed' as const), reason: r.reason })),
           ],
         };
       } catch (error) {
