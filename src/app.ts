@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -83,6 +83,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     rewriteUrl: (req) => normaliseUrl(req.url ?? '/'),
     requestIdHeader: 'x-request-id',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors raised before routing (a malformed URL, an overlong path parameter) get Zendesk bodies too.
+    frameworkErrors: (error, _request, reply) => {
+      const plain = reply as unknown as FastifyReply;
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return void plain.code(404).send({ error: 'RecordNotFound', description: 'Not found' });
+      return void plain.code(400).send({ error: 'InvalidEndpoint', description: `The request URL could not be understood: ${error.message}` });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const { db } = options;

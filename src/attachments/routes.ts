@@ -8,7 +8,7 @@ import { UploadSchema } from '../side-conversations/schemas.js';
 import { contentDisposition } from './files.js';
 import { presentUpload } from './presenter.js';
 
-const Uuid = Type.String({ pattern: '^[0-9a-fA-F-]{36}$' });
+const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 
 export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; maxBytes: number }> = async (app, { ctx, maxBytes }) => {
   const { attachments } = ctx.services;

@@ -76,7 +76,7 @@ export function createAttachmentsService({ db, blobs }: { db: Kysely<Database>; 
      * under its own ticket and side conversation; an unbound one only through the uploads path.
      */
     async open(accountId: number, id: string, where: { ticketId: number; sideConversationId: string } | 'unbound') {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound();
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw notFound();
       const row = await findAttachment(db, accountId, id);
       if (!row) throw notFound();
       if (where === 'unbound' ? row.event_id !== null : row.ticket_id !== where.ticketId || row.side_conversation_id !== where.sideConversationId) {

@@ -90,9 +90,12 @@ export class Authenticator {
   async #verify(accountId: number, header: string): Promise<{ principal: Principal; credentialsVersion: number } | null> {
     const [scheme, value] = header.trim().split(/\s+/, 2);
     if (!scheme || !value) return null;
-    if (scheme.toLowerCase() === 'bearer') return this.#verifyToken(accountId, null, value);
+    if (scheme.toLowerCase() === 'bearer') return /^[A-Za-z0-9_-]{1,200}$/.test(value) ? this.#verifyToken(accountId, null, value) : null;
     if (scheme.toLowerCase() !== 'basic') return null;
     const decoded = Buffer.from(value, 'base64').toString('utf8');
+    // Credentials with control characters or broken text match nobody (and must not reach SQL).
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(decoded) || !decoded.isWellFormed()) return null;
     const colon = decoded.indexOf(':');
     if (colon <= 0) return null;
     const login = decoded.slice(0, colon);

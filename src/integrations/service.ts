@@ -71,6 +71,7 @@ export function createIntegrationsService({ db, box }: { db: Kysely<Database>; b
     },
 
     async disconnectSlack(accountId: number, teamId: string): Promise<void> {
+      if (!SLACK_TEAM_ID.test(teamId)) throw notFound();
       const result = await db.deleteFrom('slack_workspaces').where('account_id', '=', accountId).where('team_id', '=', teamId).executeTakeFirst();
       if (Number(result.numDeletedRows) === 0) throw notFound();
     },

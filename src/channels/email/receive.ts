@@ -45,7 +45,9 @@ function addressesOf(field: AddressObject | AddressObject[] | undefined): string
 
 function referencedIds(mail: ParsedMail): string[] {
   const refs = mail.references ? [mail.references].flat() : [];
-  return [...new Set([mail.inReplyTo, ...refs].filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length < 1000))];
+  // The newest 100 are plenty to find a thread (and keep the lookup's parameters bounded).
+  const ids = [...new Set([mail.inReplyTo, ...refs.slice(-100)].filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length < 1000))];
+  return ids.map((id) => id.toWellFormed().replace(/\u0000/g, ''));
 }
 
 /** The visible reply: quoted history ("On … wrote:", "> …") and signature ("-- ") removed. */
@@ -98,7 +100,7 @@ export async function receiveEmail(deps: InboundDeps, raw: Buffer, envelope: { r
   const sender = mail.from?.value.find((a) => a.address)?.address?.trim();
   if (!sender || !isEmailAddress(sender)) throw new InboundRefusal(550, 422, 'The message has no valid From address');
   const senderAddress: string = sender.toLowerCase();
-  const senderName = mail.from?.value.find((a) => a.address)?.name?.replace(/[\r\n\u0000-\u001f]+/g, ' ').trim() || null;
+  const senderName = mail.from?.value.find((a) => a.address)?.name?.toWellFormed().replace(/[\r\n\u0000-\u001f]+/g, ' ').trim() || null;
 
   const { sc, byToken } = await findThread(deps.db, mail, envelope.rcptTo, deps.inboundDomain);
   const accountId = sc.account_id;

@@ -89,7 +89,9 @@ export async function receiveSlackEvent(deps: SlackInboundDeps, workspace: Slack
   const event = envelope.event;
   if (envelope.type !== 'event_callback' || !event || event.type !== 'message') return 'ignored';
   if (event.bot_id || (event.subtype && event.subtype !== 'file_share' && event.subtype !== 'thread_broadcast')) return 'ignored';
-  if (!event.user || !event.channel || !event.thread_ts || event.thread_ts === event.ts || !event.text?.trim()) return 'ignored';
+  const strings = [event.user, event.channel, event.thread_ts, event.ts, event.text];
+  if (!strings.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 100_000)) return 'ignored';
+  if (event.thread_ts === event.ts || !event.text!.trim()) return 'ignored';
   if (workspace.bot_user_id && event.user === workspace.bot_user_id) return 'ignored';
 
   const sc = await deps.db
@@ -98,13 +100,13 @@ export async function receiveSlackEvent(deps: SlackInboundDeps, workspace: Slack
     .selectAll('side_conversations')
     .where('side_conversations.account_id', '=', workspace.account_id)
     .where('side_conversations.channel', '=', 'slack')
-    .where('side_conversations.thread_ref', '=', event.thread_ts)
+    .where('side_conversations.thread_ref', '=', event.thread_ts!)
     .where('p.slack_workspace_id', '=', workspace.team_id)
-    .where('p.slack_channel_id', '=', event.channel)
+    .where('p.slack_channel_id', '=', event.channel!)
     .executeTakeFirst();
   if (!sc) return 'ignored';
 
-  const actor = await slackAuthor(deps, workspace, event.user, workspace.account_id);
+  const actor = await slackAuthor(deps, workspace, event.user!, workspace.account_id);
   return recordInboundChatReply(deps.db, {
     source: `slack:${workspace.team_id}`,
     eventId: envelope.event_id ?? `${event.channel}:${event.ts}`,
@@ -112,6 +114,6 @@ export async function receiveSlackEvent(deps: SlackInboundDeps, workspace: Slack
     sideConversationId: sc.id,
     via: 'slack',
     actor,
-    text: storableChatText(event.text),
+    text: storableChatText(event.text!),
   });
 }

@@ -66,9 +66,10 @@ export type TeamsOutcome = InboundChatOutcome;
 
 /** A message in the thread of a Teams side conversation becomes a reply (via "msteams"). */
 export async function receiveTeamsActivity(db: Kysely<Database>, bot: TeamsBot, activity: TeamsActivity): Promise<TeamsOutcome> {
-  if (activity.type !== 'message' || !activity.conversation?.id || !activity.id) return 'ignored';
+  if (activity.type !== 'message' || typeof activity.conversation?.id !== 'string' || typeof activity.id !== 'string') return 'ignored';
+  if (activity.id.length > 500 || activity.conversation.id.length > 1000) return 'ignored';
   if (activity.from?.id === `28:${bot.app_id}`) return 'ignored';
-  const text = storableChatText(htmlToText(activity.text ?? ''));
+  const text = storableChatText(htmlToText(typeof activity.text === 'string' ? activity.text : ''));
   if (!text) return 'ignored';
   const sc = await db
     .selectFrom('side_conversations')
@@ -78,7 +79,7 @@ export async function receiveTeamsActivity(db: Kysely<Database>, bot: TeamsBot, 
     .where('thread_ref', '=', activity.conversation.id)
     .executeTakeFirst();
   if (!sc) return 'ignored';
-  const name = (activity.from?.name ?? '').replace(/[\u0000-\u001f]/g, ' ').trim().slice(0, 255) || null;
+  const name = (typeof activity.from?.name === 'string' ? activity.from.name : '').toWellFormed().replace(/[\u0000-\u001f]/g, ' ').trim().slice(0, 255) || null;
   const actor = { user_id: null, name, email: null };
   return recordInboundChatReply(db, {
     source: `msteams:${bot.app_id}`,
