@@ -377,10 +377,11 @@ export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }
     },
 
     async show(accountId: number, ticketId: number, id: string, includeEvents: boolean) {
-      await requireTicket(db, accountId, ticketId);
-      const sc = await findSideConversation(db, accountId, ticketId, id);
+      // Found by account, ticket and id together: a conversation found means its ticket exists.
+      // Its participants are asked for at the same time (on PostgreSQL, on a second connection).
+      const [sc, participantsById] = await Promise.all([findSideConversation(db, accountId, ticketId, id), participantsOf(db, accountId, [id])]);
       if (!sc) throw notFound();
-      const participants = await participantsFor(db, accountId, sc);
+      const participants = participantsById.get(sc.id) ?? [];
       const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, [sc.id])) : undefined;
       return { sideConversation: sc, participants, events };
     },
@@ -418,7 +419,6 @@ export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }
     },
 
     async events(accountId: number, ticketId: number, id: string, page: OffsetPage) {
-      await requireTicket(db, accountId, ticketId);
       const sc = await findSideConversation(db, accountId, ticketId, id);
       if (!sc) throw notFound();
       const { rows, count } = await listEvents(db, accountId, sc.id, page.offset, page.perPage);
