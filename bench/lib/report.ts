@@ -1,0 +1,234 @@
+/** The results of a run, printed as text tables and written as JSON and Markdown. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Measured } from './load.js';
+
+export interface LoadRow {
+  section: 'throughput' | 'auth' | 'growth';
+  server: string;
+  workload: string;
+  connections: number;
+  /** Growth level: side conversations in the account. */
+  level?: number;
+  result: Measured;
+  /** requests/s ÷ the baseline's at the same connection count. */
+  ratio: number | null;
+}
+
+export interface RelayRow {
+  store: string;
+  sink: string;
+  smtpConnections: number;
+  relays: number;
+  queued: number;
+  delivered: number;
+  failed: number;
+  seconds: number;
+  perSecond: number;
+  smtpMessages: number;
+}
+
+export interface RssRow {
+  process: string;
+  peakMiB: number | null;
+}
+
+export interface Target {
+  name: string;
+  /** null: not measured (skipped). */
+  pass: boolean | null;
+  detail: string;
+}
+
+export interface Flatness {
+  store: string;
+  workload: string;
+  fromLevel: number;
+  toLevel: number;
+  p50From: number;
+  p50To: number;
+  ratio: number;
+}
+
+export interface Report {
+  startedAt: string;
+  finishedAt?: string;
+  environment: Record<string, string | number>;
+  settings: Record<string, string | number | boolean>;
+  showBodyBytes: number | null;
+  rows: LoadRow[];
+  relay: RelayRow[];
+  rss: RssRow[];
+  flatness: Flatness[];
+  targets: Target[];
+  notes: string[];
+}
+
+const num = (n: number | null | undefined, digits = 0): string =>
+  n === null || n === undefined || Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (n: number) => (Number.isNaN(n) ? '-' : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0));
+const pct = (n: number | null) => (n === null ? '-' : `${Math.round(n)}%`);
+const levelLabel = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
+
+function problems(r: Measured): string {
+  const parts: string[] = [];
+  if (r.non2xx) parts.push(`${r.non2xx} non-2xx ${JSON.stringify(r.statuses)}`);
+  if (r.errors) parts.push(`${r.errors} errors`);
+  if (r.timeouts) parts.push(`${r.timeouts} timeouts`);
+  if (r.otherCpuPct !== null && r.otherCpuPct > 25) parts.push(`busy machine: others used ${Math.round(r.otherCpuPct)}% CPU`);
+  return parts.join(', ');
+}
+
+function table(header: string[], rows: string[][], align: Array<'l' | 'r'>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (align[i] === 'r' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function mdTable(header: string[], rows: string[][], align: Array<'l' | 'r'>): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${align.map((a) => (a === 'r' ? '---:' : ':---')).join('|')}|`,
+    ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+  ].join('\n');
+}
+
+interface Tables {
+  title: string;
+  header: string[];
+  align: Array<'l' | 'r'>;
+  rows: string[][];
+}
+
+function tables(report: Report): Tables[] {
+  const out: Tables[] = [];
+  const loadHeader = ['server', 'workload', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'CPU server', 'CPU pg', 'CPU loader', 'CPU other', 'problems'];
+  const loadAlign: Array<'l' | 'r'> = ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'];
+  const loadCells = (r: LoadRow) => [
+    r.server,
+    r.workload,
+    String(r.connections),
+    num(r.result.requestsPerSecond),
+    ms(r.result.p50),
+    ms(r.result.p99),
+    r.ratio === null ? '-' : `${(r.ratio * 100).toFixed(1)}%`,
+    pct(r.result.serverCpuPct),
+    pct(r.result.postgresCpuPct),
+    pct(r.result.loaderCpuPct),
+    pct(r.result.otherCpuPct),
+    problems(r.result),
+  ];
+  const throughput = report.rows.filter((r) => r.section === 'throughput');
+  if (throughput.length) out.push({ title: 'Throughput and latency', header: loadHeader, align: loadAlign, rows: throughput.map(loadCells) });
+  const auth = report.rows.filter((r) => r.section === 'auth');
+  if (auth.length) out.push({ title: 'Authentication cache (Show, in-process buildApp)', header: loadHeader, align: loadAlign, rows: auth.map(loadCells) });
+  const growth = report.rows.filter((r) => r.section === 'growth');
+  if (growth.length) {
+    out.push({
+      title: 'Growth (side conversations in the account)',
+      header: ['server', 'level', 'workload', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU server', 'CPU pg', 'CPU loader', 'CPU other', 'problems'],
+      align: ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+      rows: growth.map((r) => [
+        r.server,
+        levelLabel(r.level ?? 0),
+        r.workload,
+        String(r.connections),
+        num(r.result.requestsPerSecond),
+        ms(r.result.p50),
+        ms(r.result.p99),
+        pct(r.result.serverCpuPct),
+        pct(r.result.postgresCpuPct),
+        pct(r.result.loaderCpuPct),
+        pct(r.result.otherCpuPct),
+        problems(r.result),
+      ]),
+    });
+  }
+  if (report.flatness.length) {
+    out.push({
+      title: 'Cost per request as data grows (p50 at the top level ÷ p50 at 1k)',
+      header: ['store', 'workload', 'p50 at 1k', 'p50 at top', 'top level', 'ratio', 'flat (≤ 1.5×)'],
+      align: ['l', 'l', 'r', 'r', 'r', 'r', 'l'],
+      rows: report.flatness.map((f) => [
+        f.store,
+        f.workload,
+        ms(f.p50From),
+        ms(f.p50To),
+        levelLabel(f.toLevel),
+        `${f.ratio.toFixed(2)}×`,
+        f.ratio <= 1.5 ? 'yes' : 'no',
+      ]),
+    });
+  }
+  if (report.relay.length) {
+    out.push({
+      title: 'Relay (outbox → SMTP sink)',
+      header: ['store', 'SMTP sink', 'relays', 'queued', 'delivered', 'failed', 'seconds', 'emails/s', 'SMTP messages', 'SMTP connections'],
+      align: ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      rows: report.relay.map((r) => [
+        r.store,
+        r.sink,
+        String(r.relays),
+        String(r.queued),
+        String(r.delivered),
+        String(r.failed),
+        r.seconds.toFixed(2),
+        num(r.perSecond, 1),
+        String(r.smtpMessages),
+        String(r.smtpConnections),
+      ]),
+    });
+  }
+  if (report.rss.length) {
+    out.push({
+      title: 'Peak RSS of server processes (VmHWM)',
+      header: ['process', 'peak RSS MiB'],
+      align: ['l', 'r'],
+      rows: report.rss.map((r) => [r.process, num(r.peakMiB)]),
+    });
+  }
+  return out;
+}
+
+function targetLines(report: Report): string[] {
+  return report.targets.map((t) => `${t.pass === null ? 'SKIP' : t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.detail}`);
+}
+
+function settingsLine(report: Report): string {
+  return Object.entries({ ...report.environment, ...report.settings })
+    .map(([k, v]) => `${k}=${v}`)
+    .join('  ');
+}
+
+export function renderText(report: Report): string {
+  const parts = [`Sideline benchmark — ${report.startedAt}`, settingsLine(report)];
+  if (report.showBodyBytes) parts.push(`Show response: ${report.showBodyBytes} bytes (the baseline answers the same size)`);
+  for (const t of tables(report)) parts.push('', `== ${t.title}`, table(t.header, t.rows, t.align));
+  parts.push('', '== Targets', ...targetLines(report));
+  if (report.notes.length) parts.push('', '== Notes', ...report.notes.map((n) => `- ${n}`));
+  return parts.join('\n');
+}
+
+export function renderMarkdown(report: Report): string {
+  const parts = [
+    `# Sideline benchmark — ${report.startedAt}`,
+    '',
+    '`' + settingsLine(report) + '`',
+  ];
+  if (report.showBodyBytes) parts.push('', `Show response: ${report.showBodyBytes} bytes (the baseline answers the same size).`);
+  for (const t of tables(report)) parts.push('', `## ${t.title}`, '', mdTable(t.header, t.rows, t.align));
+  parts.push('', '## Targets', '', ...targetLines(report).map((l) => `- \`${l.slice(0, 4)}\` ${l.slice(6)}`));
+  if (report.notes.length) parts.push('', '## Notes', '', ...report.notes.map((n) => `- ${n}`));
+  return `${parts.join('\n')}\n`;
+}
+
+export async function writeReport(dir: string, report: Report): Promise<{ json: string; md: string }> {
+  await mkdir(dir, { recursive: true });
+  const stamp = report.startedAt.replace(/:/g, '-');
+  const json = join(dir, `${stamp}.json`);
+  const md = join(dir, 'latest.md');
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(md, renderMarkdown(report));
+  return { json, md };
+}
