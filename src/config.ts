@@ -28,6 +28,8 @@ export interface Config {
   relayPollMs: number;
   /** How long a relay owns a claimed row; a crashed relay's rows are retried after it. */
   relayLeaseMs: number;
+  /** Deliveries a relay has in flight at once (different conversations). */
+  relayConcurrency: number;
   /** 32 bytes (hex or base64) sealing integration secrets; unset: Slack and Teams cannot be connected. */
   encryptionKey: string | undefined;
   slackApiUrl: string;
@@ -129,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     relayInServe: relay === 'on',
     relayPollMs: integer(env, 'RELAY_POLL_MS', 1000, 10, 600_000),
     relayLeaseMs: integer(env, 'RELAY_LEASE_MS', 300_000, 1_000, 24 * 3600_000),
+    relayConcurrency: integer(env, 'RELAY_CONCURRENCY', 4, 1, 64),
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: optional(env, 'HOST') ?? '127.0.0.1',
     dataDir: optional(env, 'DATA_DIR') ?? './data',

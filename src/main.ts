@@ -56,6 +56,7 @@ function createRelay(config: Config, store: Store, logger: RelayLogger): { relay
     logger,
     pollMs: config.relayPollMs,
     leaseMs: config.relayLeaseMs,
+    concurrency: config.relayConcurrency,
     channels: {
       email: createEmailChannel({ db: store.db, blobs, sink, inboundDomain: config.inboundDomain }),
       slack: createSlackChannel({ db: store.db, blobs, box: SecretBox.fromEnv(config.encryptionKey), apiUrl: config.slackApiUrl }),

@@ -1027,7 +1027,8 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
         queuer.child.kill('SIGTERM');
         assert.equal(await queuer.exited, 0, queuer.output());
       }
-      const relay = runSideline(['relay'], { ...env, SMTP_URL: sink.url, RELAY_POLL_MS: '100' });
+      // One delivery at a time, so "the delivery in hand" is exactly one message.
+      const relay = runSideline(['relay'], { ...env, SMTP_URL: sink.url, RELAY_POLL_MS: '100', RELAY_CONCURRENCY: '1' });
       started.push(relay);
       await sink.waitForMessages(2, 60_000);
       const atSignal = sink.messages.length;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import { groupBy } from '../db/paging.js';
 import type { Database, OutboxRow, SideConversationChannel } from '../db/types.js';
 
 /** What a channel says of one delivery attempt. */
@@ -37,6 +38,8 @@ export interface RelayOptions {
   maxBackoffMs?: number;
   relayId?: string;
   random?: () => number;
+  /** Deliveries in flight at once within a pass (different conversations only). */
+  concurrency?: number;
 }
 
 /** Exponential backoff with full jitter in its upper half: base·2^(attempt-1), capped, × [0.5, 1). */
@@ -63,6 +66,7 @@ export class Relay {
   readonly #baseBackoffMs: number;
   readonly #maxBackoffMs: number;
   readonly #random: () => number;
+  readonly #concurrency: number;
   #running = false;
   #stopping = false;
   #timer: NodeJS.Timeout | null = null;
@@ -80,6 +84,7 @@ export class Relay {
     this.#baseBackoffMs = options.baseBackoffMs ?? 5_000;
     this.#maxBackoffMs = options.maxBackoffMs ?? 60 * 60_000;
     this.#random = options.random ?? Math.random;
+    this.#concurrency = Math.max(1, options.concurrency ?? 4);
     this.id = options.relayId ?? `relay-${process.pid}-${randomBytes(3).toString('hex')}`;
   }
 
@@ -123,13 +128,21 @@ export class Relay {
    */
   async runOnce(): Promise<number> {
     const rows = await this.claim();
+    // Rows of one conversation stay in order (a Slack reply needs its thread started); different
+    // conversations are delivered side by side, so one slow server does not hold up the batch.
+    const byConversation = [...groupBy(rows, (row) => row.side_conversation_id).values()];
     let handled = 0;
-    for (const row of rows) {
-      if (this.#stopping) break;
-      if (!(await this.#renewLease(row))) continue;
-      await this.#deliver(row);
-      handled += 1;
-    }
+    const worker = async () => {
+      for (let group = byConversation.shift(); group; group = byConversation.shift()) {
+        for (const row of group) {
+          if (this.#stopping) return;
+          if (!(await this.#renewLease(row))) continue;
+          await this.#deliver(row);
+          handled += 1;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, byConversation.length) }, worker));
     if (this.#stopping) await this.releaseMyClaims();
     return handled;
   }

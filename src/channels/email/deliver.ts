@@ -16,7 +16,10 @@ export interface MailSink {
 }
 
 export function smtpSink(smtpUrl: string): MailSink {
-  const transporter: Transporter = nodemailer.createTransport(smtpUrl, {
+  // The URL goes inside the options object: given as a string, nodemailer would take the second
+  // argument as message defaults and open a new connection for every message.
+  const transporter: Transporter = nodemailer.createTransport({
+    url: smtpUrl,
     pool: true,
     maxConnections: 4,
     connectionTimeout: 30_000,
