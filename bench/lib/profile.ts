@@ -77,15 +77,49 @@ export async function hottest(file: string, top = 15, skipMs = 0): Promise<{ fun
   };
 }
 
-// As a command: node --import tsx bench/lib/profile.ts FILE.cpuprofile [SKIP_MS]
+/** Where the self time of one function (e.g. writev) comes from: its nearest caller in a package or in src. */
+export async function callersOf(file: string, functionName: string): Promise<Array<{ caller: string; pct: number }>> {
+  const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map<number, number>();
+  (profile.samples ?? []).forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas?.[i] ?? 0)));
+  const byCaller = new Map<string, number>();
+  let total = 0;
+  for (const n of profile.nodes) {
+    const t = n.callFrame.functionName === functionName ? (self.get(n.id) ?? 0) : 0;
+    if (!t) continue;
+    total += t;
+    let caller = '(unknown)';
+    for (let id = parent.get(n.id); id !== undefined; id = parent.get(id)) {
+      const frame = byId.get(id)!.callFrame;
+      if (/node_modules|\/src\//.test(frame.url)) {
+        caller = `${frame.functionName || '(anonymous)'} ${where(frame.url, frame.lineNumber)}`;
+        break;
+      }
+    }
+    byCaller.set(caller, (byCaller.get(caller) ?? 0) + t);
+  }
+  return [...byCaller.entries()].map(([caller, t]) => ({ caller, pct: (100 * t) / (total || 1) })).sort((a, b) => b.pct - a.pct);
+}
+
+// As a command: node --import tsx bench/lib/profile.ts FILE.cpuprofile [SKIP_MS] [--callers FUNCTION]
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  const file = process.argv[2];
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--callers');
+  const callersFor = at === -1 ? undefined : args.splice(at, 2)[1];
+  const file = args[0];
   if (!file) {
-    process.stderr.write('usage: node --import tsx bench/lib/profile.ts FILE.cpuprofile\n');
+    process.stderr.write('usage: node --import tsx bench/lib/profile.ts FILE.cpuprofile [SKIP_MS] [--callers FUNCTION]\n');
     process.exit(2);
   }
-  const { functions, byPackage } = await hottest(file, 25, Number(process.argv[3] ?? 0));
+  const { functions, byPackage } = await hottest(file, 25, Number(args[1] ?? 0));
   for (const f of functions) process.stdout.write(`${f.selfPct.toFixed(1).padStart(5)}%  ${f.name}  ${f.where}\n`);
   process.stdout.write('\nby package:\n');
   for (const p of byPackage) process.stdout.write(`${p.selfPct.toFixed(1).padStart(5)}%  ${p.name}\n`);
+  if (callersFor) {
+    process.stdout.write(`\n${callersFor} is called from:\n`);
+    for (const c of (await callersOf(file, callersFor)).slice(0, 10)) process.stdout.write(`${c.pct.toFixed(1).padStart(5)}%  ${c.caller}\n`);
+  }
 }
