@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { ensureAccountAndAdmin } from '../src/accounts/accounts.js';
 import { sql } from 'kysely';
 import type { StoreKind } from '../src/db/store.js';
@@ -45,7 +45,7 @@ const RELAY_N = intEnv('BENCH_RELAY_N', 500, 1, 100_000);
 const PROFILE = process.env['BENCH_PROFILE'] === '1';
 const QUIET_WAIT = intEnv('BENCH_QUIET_WAIT', 0, 0, 600);
 const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'throughput,auth,relay,growth').split(',').map((s) => s.trim()));
-const RESULTS_DIR = join(ROOT, 'bench', 'results');
+const RESULTS_DIR = process.env['BENCH_RESULTS_DIR'] || join(ROOT, 'bench', 'results');
 const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
 
 const STORE_LABEL: Record<StoreKind, string> = { pglite: 'PGlite', postgres: 'PostgreSQL' };
@@ -314,7 +314,7 @@ async function summariseProfile(label: string): Promise<void> {
   const file = join(PROFILE_DIR, sizes.sort((a, b) => b.size - a.size)[0]!.f);
   const { functions, byPackage } = await hottest(file, 12);
   report.notes.push(
-    `${label} CPU profile (all throughput workloads, self time) ${file.slice(ROOT.length)}: ` +
+    `${label} CPU profile (all throughput workloads, self time) ${relative(ROOT, file)}: ` +
       functions.map((f) => `${f.name} ${f.where} ${f.selfPct.toFixed(1)}%`).join('; '),
   );
   report.notes.push(`${label} CPU by package: ${byPackage.map((p) => `${p.name} ${p.selfPct.toFixed(1)}%`).join(', ')}`);
@@ -522,7 +522,7 @@ async function main(): Promise<void> {
         'when server + loader (+ postgres) approach 100% × cores, the machine, not the server, is the limit.',
     );
     const { json, md } = await writeReport(RESULTS_DIR, report);
-    process.stdout.write(`\n${renderText(report)}\n\nWrote ${json.slice(ROOT.length)} and ${md.slice(ROOT.length)}\n`);
+    process.stdout.write(`\n${renderText(report)}\n\nWrote ${relative(ROOT, json)} and ${relative(ROOT, md)}\n`);
   }
 }
 

@@ -70,6 +70,17 @@ const ms = (n: number) => (Number.isNaN(n) ? '-' : n < 10 ? n.toFixed(2) : n < 1
 const pct = (n: number | null) => (n === null ? '-' : `${Math.round(n)}%`);
 const levelLabel = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 
+/** Server + PostgreSQL CPU per 2xx response, in ms: the cost of a request, whatever else the machine did. */
+export function cpuMsPerRequest(r: Measured): number | null {
+  if (r.serverCpuPct === null || !(r.requestsPerSecond > 0)) return null;
+  return (10 * (r.serverCpuPct + (r.postgresCpuPct ?? 0))) / r.requestsPerSecond;
+}
+
+const cpuMs = (r: Measured) => {
+  const v = cpuMsPerRequest(r);
+  return v === null ? '-' : v < 1 ? v.toFixed(3) : v.toFixed(2);
+};
+
 function problems(r: Measured): string {
   const parts: string[] = [];
   if (r.non2xx) parts.push(`${r.non2xx} non-2xx ${JSON.stringify(r.statuses)}`);
@@ -103,8 +114,8 @@ interface Tables {
 
 function tables(report: Report): Tables[] {
   const out: Tables[] = [];
-  const loadHeader = ['server', 'workload', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'CPU server', 'CPU pg', 'CPU loader', 'CPU other', 'problems'];
-  const loadAlign: Array<'l' | 'r'> = ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'];
+  const loadHeader = ['server', 'workload', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'CPU server', 'CPU pg', 'CPU loader', 'CPU other', 'CPU ms/req', 'problems'];
+  const loadAlign: Array<'l' | 'r'> = ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'];
   const loadCells = (r: LoadRow) => [
     r.server,
     r.workload,
@@ -117,6 +128,7 @@ function tables(report: Report): Tables[] {
     pct(r.result.postgresCpuPct),
     pct(r.result.loaderCpuPct),
     pct(r.result.otherCpuPct),
+    cpuMs(r.result),
     problems(r.result),
   ];
   const throughput = report.rows.filter((r) => r.section === 'throughput');
@@ -127,8 +139,8 @@ function tables(report: Report): Tables[] {
   if (growth.length) {
     out.push({
       title: 'Growth (side conversations in the account)',
-      header: ['server', 'level', 'workload', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU server', 'CPU pg', 'CPU loader', 'CPU other', 'problems'],
-      align: ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+      header: ['server', 'level', 'workload', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU server', 'CPU pg', 'CPU loader', 'CPU other', 'CPU ms/req', 'problems'],
+      align: ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
       rows: growth.map((r) => [
         r.server,
         levelLabel(r.level ?? 0),
@@ -141,24 +153,40 @@ function tables(report: Report): Tables[] {
         pct(r.result.postgresCpuPct),
         pct(r.result.loaderCpuPct),
         pct(r.result.otherCpuPct),
+        cpuMs(r.result),
         problems(r.result),
       ]),
     });
   }
   if (report.flatness.length) {
+    const growthRow = (store: string, workload: string, level: number) =>
+      growth.find((r) => r.server === `Sideline ${store}` && r.workload === workload && r.level === level)?.result;
+    const cpuRatio = (f: Flatness) => {
+      const a = growthRow(f.store, f.workload, f.fromLevel);
+      const b = growthRow(f.store, f.workload, f.toLevel);
+      const x = a ? cpuMsPerRequest(a) : null;
+      const y = b ? cpuMsPerRequest(b) : null;
+      return x && y ? { from: x, to: y, ratio: y / x } : null;
+    };
     out.push({
       title: 'Cost per request as data grows (p50 at the top level ÷ p50 at 1k)',
-      header: ['store', 'workload', 'p50 at 1k', 'p50 at top', 'top level', 'ratio', 'flat (≤ 1.5×)'],
-      align: ['l', 'l', 'r', 'r', 'r', 'r', 'l'],
-      rows: report.flatness.map((f) => [
-        f.store,
-        f.workload,
-        ms(f.p50From),
-        ms(f.p50To),
-        levelLabel(f.toLevel),
-        `${f.ratio.toFixed(2)}×`,
-        f.ratio <= 1.5 ? 'yes' : 'no',
-      ]),
+      header: ['store', 'workload', 'top level', 'p50 at 1k', 'p50 at top', 'p50 ratio', 'flat (≤ 1.5×)', 'CPU ms/req at 1k', 'at top', 'CPU ratio'],
+      align: ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r'],
+      rows: report.flatness.map((f) => {
+        const c = cpuRatio(f);
+        return [
+          f.store,
+          f.workload,
+          levelLabel(f.toLevel),
+          ms(f.p50From),
+          ms(f.p50To),
+          `${f.ratio.toFixed(2)}×`,
+          f.ratio <= 1.5 ? 'yes' : 'no',
+          c ? c.from.toFixed(2) : '-',
+          c ? c.to.toFixed(2) : '-',
+          c ? `${c.ratio.toFixed(2)}×` : '-',
+        ];
+      }),
     });
   }
   if (report.relay.length) {
