@@ -92,6 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const { db } = options;
+  const authenticator = new Authenticator(db, options.auth);
   const ctx: AppContext = {
     db,
     baseUrl: (request) => baseUrl(request, options.publicUrl),
@@ -100,7 +101,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       groups: createGroupsService({ db }),
       tickets: createTicketsService({ db }),
       sideConversations: createSideConversationsService({ db, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
-      apiTokens: createApiTokensService({ db }),
+      apiTokens: createApiTokensService({ db, onCredentialsChanged: (accountId, userId) => authenticator.forgetUser(accountId, userId) }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null }),
     },
@@ -109,7 +110,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerValidators(app);
   registerJsonBodyParser(app);
   registerErrorHandling(app);
-  registerAuth(app, new AccountResolver(db), new Authenticator(db, options.auth));
+  registerAuth(app, new AccountResolver(db), authenticator);
 
   await app.register(swagger, {
     openapi: {

@@ -14,7 +14,14 @@ export interface CreatedApiToken {
   token: string;
 }
 
-export function createApiTokensService({ db }: { db: Kysely<Database> }) {
+export function createApiTokensService({
+  db,
+  onCredentialsChanged = () => undefined,
+}: {
+  db: Kysely<Database>;
+  /** Told after a change commits, so this process's credential cache forgets the user at once. */
+  onCredentialsChanged?: (accountId: number, userId: number) => void;
+}) {
   return {
     /** A token for an agent or admin, found by id or email. */
     async createToken(accountId: number, owner: { userId?: number; email?: string }, description: string | null): Promise<CreatedApiToken> {
@@ -38,11 +45,13 @@ export function createApiTokensService({ db }: { db: Kysely<Database> }) {
 
     /** Revoking a token also drops every cached credential of its user (credentials_version moves). */
     async revokeToken(accountId: number, id: number): Promise<void> {
-      await db.transaction().execute(async (trx) => {
+      const userId = await db.transaction().execute(async (trx) => {
         const row = await trx.deleteFrom('api_tokens').where('account_id', '=', accountId).where('id', '=', id).returning(['user_id']).executeTakeFirst();
         if (!row) throw notFound();
         await bumpCredentialsVersion(trx, accountId, row.user_id);
+        return row.user_id;
       });
+      onCredentialsChanged(accountId, userId);
     },
   };
 }

@@ -11,16 +11,31 @@ export interface Principal {
   role: UserRole;
 }
 
-interface CachedCredential {
-  accountId: number;
-  userId: number;
+interface Verified {
+  principal: Principal;
   credentialsVersion: number;
+}
+
+interface CachedCredential extends Verified {
+  /** Until then the header is trusted without re-running the slow hash. */
   expiresAt: number;
+  /** When the user row was last read: active, role and credentials_version as of then. */
+  checkedAt: number;
+  /** A re-check of the user row in flight, shared by every request that needs it. */
+  recheck: Promise<Verified | null> | null;
+  /** A re-verification of the header started shortly before expiry, so the entry never lapses under load. */
+  refreshing: boolean;
 }
 
 export interface AuthenticatorOptions {
   /** How long a verified header is trusted without re-running the slow hash. */
   cacheTtlMs?: number;
+  /**
+   * How long a cached user (active, role, credentials_version) is trusted before it is read again.
+   * A change made through this process takes effect at once (see forgetUser); one made through
+   * another process on the same database, within this long.
+   */
+  userRecheckMs?: number;
   cacheMaxEntries?: number;
   /** Turn the cache off (benchmarks measure both ways). */
   cacheEnabled?: boolean;
@@ -32,18 +47,25 @@ export interface AuthenticatorOptions {
  * header verified once is remembered for a short while, keyed by an HMAC of the header (the key
  * lives only in this process's memory, so the cache holds nothing an attacker could reuse) and
  * tied to the user's credentials_version, which every password or token change bumps.
+ *
+ * Under load the cache must not stampede: every request that misses on the same header waits for
+ * one verification, the user row is re-read by one request at a time, and a busy entry is
+ * re-verified in the background shortly before it expires instead of by every request after.
  */
 export class Authenticator {
   readonly #db: Kysely<Database>;
   readonly #cacheKey = randomBytes(32);
   readonly #cache = new Map<string, CachedCredential>();
+  readonly #verifying = new Map<string, Promise<Verified | null>>();
   readonly #ttlMs: number;
+  readonly #recheckMs: number;
   readonly #maxEntries: number;
   readonly #cacheEnabled: boolean;
 
   constructor(db: Kysely<Database>, options: AuthenticatorOptions = {}) {
     this.#db = db;
     this.#ttlMs = options.cacheTtlMs ?? 60_000;
+    this.#recheckMs = Math.min(options.userRecheckMs ?? 1_000, this.#ttlMs);
     this.#maxEntries = options.cacheMaxEntries ?? 10_000;
     this.#cacheEnabled = options.cacheEnabled ?? true;
   }
@@ -51,32 +73,74 @@ export class Authenticator {
   /** The principal for a header, or null when the credentials are missing or wrong. */
   async authenticate(accountId: number, header: string | undefined): Promise<Principal | null> {
     if (!header || header.length > 4096) return null;
+    if (!this.#cacheEnabled) return (await this.#verify(accountId, header))?.principal ?? null;
     const cacheKey = createHmac('sha256', this.#cacheKey).update(`${accountId}\n${header}`).digest('base64url');
-    const cached = this.#cacheEnabled ? this.#cache.get(cacheKey) : undefined;
-    if (cached && cached.expiresAt > Date.now()) {
-      const principal = await this.#loadActiveUser(cached.accountId, cached.userId, cached.credentialsVersion);
-      if (principal) return principal;
-    }
-    if (cached) this.#cache.delete(cacheKey);
-
-    const verified = await this.#verify(accountId, header);
-    if (!verified) return null;
-    if (this.#cacheEnabled) {
-      if (this.#cache.size >= this.#maxEntries) {
-        const oldest = this.#cache.keys().next();
-        if (!oldest.done) this.#cache.delete(oldest.value);
-      }
-      this.#cache.set(cacheKey, {
-        accountId,
-        userId: verified.principal.userId,
-        credentialsVersion: verified.credentialsVersion,
-        expiresAt: Date.now() + this.#ttlMs,
+    const cached = this.#cache.get(cacheKey);
+    const now = Date.now();
+    if (cached && cached.expiresAt > now) {
+      if (cached.expiresAt - now < this.#ttlMs / 10 && !cached.refreshing) this.#refresh(cacheKey, cached, accountId, header);
+      if (now - cached.checkedAt < this.#recheckMs) return cached.principal;
+      cached.recheck ??= this.#loadActiveUser(accountId, cached.principal.userId, cached.credentialsVersion).finally(() => {
+        cached.recheck = null;
       });
+      const current = await cached.recheck;
+      if (current) {
+        cached.principal = current.principal;
+        cached.checkedAt = Date.now();
+        return current.principal;
+      }
     }
-    return verified.principal;
+    if (cached && this.#cache.get(cacheKey) === cached) this.#cache.delete(cacheKey);
+
+    const verified = await this.#verifyOnce(cacheKey, accountId, header);
+    return verified?.principal ?? null;
   }
 
-  async #loadActiveUser(accountId: number, userId: number, credentialsVersion: number): Promise<Principal | null> {
+  /** Drops every cached header of a user whose credentials changed through this process. */
+  forgetUser(accountId: number, userId: number): void {
+    for (const [key, entry] of this.#cache) {
+      if (entry.principal.accountId === accountId && entry.principal.userId === userId) this.#cache.delete(key);
+    }
+  }
+
+  /** One verification per header at a time; its result is cached for the next requests. */
+  #verifyOnce(cacheKey: string, accountId: number, header: string): Promise<Verified | null> {
+    let pending = this.#verifying.get(cacheKey);
+    if (!pending) {
+      pending = this.#verify(accountId, header)
+        .then((verified) => {
+          if (verified) this.#remember(cacheKey, verified);
+          return verified;
+        })
+        .finally(() => this.#verifying.delete(cacheKey));
+      this.#verifying.set(cacheKey, pending);
+    }
+    return pending;
+  }
+
+  #refresh(cacheKey: string, entry: CachedCredential, accountId: number, header: string): void {
+    entry.refreshing = true;
+    this.#verifyOnce(cacheKey, accountId, header)
+      .then((verified) => {
+        // Wrong now (password changed elsewhere): the old entry must not outlive its check.
+        if (!verified && this.#cache.get(cacheKey) === entry) this.#cache.delete(cacheKey);
+      })
+      .catch(() => {
+        entry.refreshing = false; // the database was unreachable: a later request tries again
+      });
+  }
+
+  #remember(cacheKey: string, verified: Verified): void {
+    this.#cache.delete(cacheKey);
+    if (this.#cache.size >= this.#maxEntries) {
+      const oldest = this.#cache.keys().next();
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
+    const now = Date.now();
+    this.#cache.set(cacheKey, { ...verified, expiresAt: now + this.#ttlMs, checkedAt: now, recheck: null, refreshing: false });
+  }
+
+  async #loadActiveUser(accountId: number, userId: number, credentialsVersion: number): Promise<Verified | null> {
     const user = await this.#db
       .selectFrom('users')
       .select(['id', 'account_id', 'name', 'email', 'role', 'credentials_version', 'active'])
@@ -84,10 +148,10 @@ export class Authenticator {
       .where('id', '=', userId)
       .executeTakeFirst();
     if (!user || !user.active || user.credentials_version !== credentialsVersion) return null;
-    return { accountId: user.account_id, userId: user.id, name: user.name, email: user.email, role: user.role };
+    return { principal: principalOf(user), credentialsVersion };
   }
 
-  async #verify(accountId: number, header: string): Promise<{ principal: Principal; credentialsVersion: number } | null> {
+  async #verify(accountId: number, header: string): Promise<Verified | null> {
     const [scheme, value] = header.trim().split(/\s+/, 2);
     if (!scheme || !value) return null;
     if (scheme.toLowerCase() === 'bearer') return /^[A-Za-z0-9_-]{1,200}$/.test(value) ? this.#verifyToken(accountId, null, value) : null;
@@ -114,10 +178,7 @@ export class Authenticator {
       .executeTakeFirst();
     const ok = await verifyPassword(password, user?.password_hash ?? null);
     if (!ok || !user || !user.active) return null;
-    return {
-      principal: { accountId: user.account_id, userId: user.id, name: user.name, email: user.email, role: user.role },
-      credentialsVersion: user.credentials_version,
-    };
+    return { principal: principalOf(user), credentialsVersion: user.credentials_version };
   }
 
   async #verifyToken(accountId: number, email: string | null, token: string) {
@@ -130,9 +191,10 @@ export class Authenticator {
     if (email !== null) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', email.toLowerCase()));
     const user = await query.executeTakeFirst();
     if (!user || !user.active) return null;
-    return {
-      principal: { accountId: user.account_id, userId: user.id, name: user.name, email: user.email, role: user.role },
-      credentialsVersion: user.credentials_version,
-    };
+    return { principal: principalOf(user), credentialsVersion: user.credentials_version };
   }
+}
+
+function principalOf(user: { id: number; account_id: number; name: string; email: string | null; role: UserRole }): Principal {
+  return { accountId: user.account_id, userId: user.id, name: user.name, email: user.email, role: user.role };
 }

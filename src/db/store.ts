@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { migrations } from './migrations/index.js';
 import { INT8_OID, PGlitePool } from './pglite-pool.js';
+import { PreparedStatementPool } from './prepared-pool.js';
 import type { Database } from './types.js';
 
 export type StoreKind = 'pglite' | 'postgres';
@@ -48,7 +49,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     });
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PreparedStatementPool(pool) }) });
     return { db, kind: 'postgres', location: redactUrl(options.databaseUrl), close: () => db.destroy() };
   }
 

@@ -1,10 +1,11 @@
 import { presentMessageAttachment } from '../attachments/presenter.js';
 import type { EventDetails, EventsWithDetails } from './service.js';
-import type { ParticipantRecord, SideConversation, SideConversationEvent, SideConversationParticipant } from '../db/types.js';
+import type { ParticipantRecord, SideConversation, SideConversationEvent } from '../db/types.js';
 import { isoMillis, isoMillisOffset } from '../http/time.js';
+import type { PresentedParticipant } from './repo.js';
 
 /** `{user_id, name, email}` always, and the type's own properties when it has them. */
-export function presentParticipant(p: ParticipantRecord | SideConversationParticipant) {
+export function presentParticipant(p: ParticipantRecord | PresentedParticipant) {
   const out: Record<string, unknown> = { user_id: p.user_id ?? null, name: p.name ?? null, email: p.email ?? null };
   if (p.slack_workspace_id) out['slack_workspace_id'] = p.slack_workspace_id;
   if (p.slack_channel_id) out['slack_channel_id'] = p.slack_channel_id;
@@ -20,7 +21,7 @@ export function sideConversationUrl(base: string, ticketId: number, id: string):
   return `${base}/api/v2/tickets/${ticketId}/side_conversations/${id}`;
 }
 
-export function presentSideConversation(sc: SideConversation, participants: SideConversationParticipant[], base: string) {
+export function presentSideConversation(sc: SideConversation, participants: ReadonlyArray<ParticipantRecord | PresentedParticipant>, base: string) {
   return {
     url: sideConversationUrl(base, sc.ticket_id, sc.id),
     id: sc.id,

@@ -1,3 +1,4 @@
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Executor } from '../db/executor.js';
 import { jsonb } from '../db/store.js';
 import { groupBy, pageOf } from '../db/paging.js';
@@ -21,6 +22,52 @@ export function findSideConversation(db: Executor, accountId: number, ticketId: 
     .where('ticket_id', '=', ticketId)
     .where('id', '=', id)
     .executeTakeFirst();
+}
+
+/** The participant columns a presenter shows (a participant's own id and timestamps are not part of the API). */
+const PRESENTED_PARTICIPANT_COLUMNS = [
+  'user_id',
+  'name',
+  'email',
+  'slack_workspace_id',
+  'slack_channel_id',
+  'support_group_id',
+  'support_agent_id',
+  'msteams_channel_id',
+] as const;
+
+export type PresentedParticipant = Pick<SideConversationParticipant, (typeof PRESENTED_PARTICIPANT_COLUMNS)[number]>;
+
+/**
+ * A conversation with its participants in one round trip (Show is the hottest read): the
+ * participants come back as a JSON array built by the database.
+ */
+export async function findSideConversationWithParticipants(
+  db: Executor,
+  accountId: number,
+  ticketId: number,
+  id: string,
+): Promise<{ sideConversation: SideConversation; participants: PresentedParticipant[] } | undefined> {
+  const row = await db
+    .selectFrom('side_conversations as sc')
+    .selectAll('sc')
+    .select((eb) =>
+      jsonArrayFrom(
+        eb
+          .selectFrom('side_conversation_participants as p')
+          .select(PRESENTED_PARTICIPANT_COLUMNS.map((c) => `p.${c}` as const))
+          .whereRef('p.account_id', '=', 'sc.account_id')
+          .whereRef('p.side_conversation_id', '=', 'sc.id')
+          .orderBy('p.position'),
+      ).as('participants'),
+    )
+    .where('sc.account_id', '=', accountId)
+    .where('sc.ticket_id', '=', ticketId)
+    .where('sc.id', '=', id)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { participants, ...sideConversation } = row;
+  return { sideConversation, participants };
 }
 
 export function findSideConversationForUpdate(db: Executor, accountId: number, ticketId: number, id: string): Promise<SideConversation | undefined> {

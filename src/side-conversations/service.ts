@@ -26,6 +26,7 @@ import {
   eventsOf,
   findSideConversation,
   findSideConversationForUpdate,
+  findSideConversationWithParticipants,
   insertParticipants,
   insertSideConversation,
   eventsSince,
@@ -378,12 +379,10 @@ export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }
 
     async show(accountId: number, ticketId: number, id: string, includeEvents: boolean) {
       // Found by account, ticket and id together: a conversation found means its ticket exists.
-      // Its participants are asked for at the same time (on PostgreSQL, on a second connection).
-      const [sc, participantsById] = await Promise.all([findSideConversation(db, accountId, ticketId, id), participantsOf(db, accountId, [id])]);
-      if (!sc) throw notFound();
-      const participants = participantsById.get(sc.id) ?? [];
-      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, [sc.id])) : undefined;
-      return { sideConversation: sc, participants, events };
+      const found = await findSideConversationWithParticipants(db, accountId, ticketId, id);
+      if (!found) throw notFound();
+      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, [id])) : undefined;
+      return { ...found, events };
     },
 
     async list(accountId: number, ticketId: number, page: OffsetPage, includeEvents: boolean) {
