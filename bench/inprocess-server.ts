@@ -23,6 +23,7 @@ await ensureAccountAndAdmin(store.db, { adminEmail: env['SIDELINE_ADMIN_EMAIL'],
 
 const app = await buildApp({
   db: store.db,
+  reads: store.reads,
   blobs: new DatabaseBlobStore(store.db),
   auth: { cacheEnabled },
   logger: { level: 'warn' },

@@ -1,3 +1,4 @@
+import type { Reads } from './db/read-cache.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import multipart from '@fastify/multipart';
@@ -55,6 +56,8 @@ export interface AppOptions {
   teams?: { openIdMetadataUrl: string; issuer: string };
   /** Side conversation creates + replies per account per 10 minutes; 0 or unset: unlimited. */
   rateLimitPer10Minutes?: number;
+  /** The store's cache of hot reads (Store.reads); unset: every read asks the database. */
+  reads?: Reads;
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -100,7 +103,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       users: createUsersService({ db }),
       groups: createGroupsService({ db }),
       tickets: createTicketsService({ db }),
-      sideConversations: createSideConversationsService({ db, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
+      sideConversations: createSideConversationsService({ db, reads: options.reads, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
       apiTokens: createApiTokensService({ db, onCredentialsChanged: (accountId, userId) => authenticator.forgetUser(accountId, userId) }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null }),

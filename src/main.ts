@@ -106,6 +106,7 @@ async function serve(config: Config): Promise<void> {
   }
   const app = await buildApp({
     db: store.db,
+    reads: store.reads,
     publicUrl: config.publicUrl,
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,

@@ -10,11 +10,14 @@ import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kyse
  */
 export class PGlitePool implements PostgresPool {
   readonly #pglite: PGlite;
+  readonly #onWrite: () => void;
   #tail: Promise<void> = Promise.resolve();
   #ended = false;
 
-  constructor(pglite: PGlite) {
+  /** `onWrite` is called as any statement but a plain SELECT is sent (see ReadCache). */
+  constructor(pglite: PGlite, onWrite: () => void = () => undefined) {
     this.#pglite = pglite;
+    this.#onWrite = onWrite;
   }
 
   async connect(): Promise<PostgresPoolClient> {
@@ -25,9 +28,11 @@ export class PGlitePool implements PostgresPool {
     this.#tail = previous.then(() => released);
     await previous;
     const pglite = this.#pglite;
+    const onWrite = this.#onWrite;
     let done = false;
     const client = {
       async query<R>(sqlText: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> {
+        if (!SELECT.test(sqlText)) onWrite();
         const result = await pglite.query<R>(sqlText, [...parameters]);
         const command = ((result as unknown as { command?: string }).command ?? 'SELECT') as PostgresQueryResult<R>['command'];
         return { command, rowCount: result.affectedRows ?? result.rows.length, rows: result.rows };
@@ -48,6 +53,8 @@ export class PGlitePool implements PostgresPool {
     await this.#pglite.close();
   }
 }
+
+const SELECT = /^\s*select\b/i;
 
 /** Parse int8 (ids, counts) as JS numbers on both stores; our ids stay far below 2^53. */
 export const INT8_OID = pgliteTypes.INT8;

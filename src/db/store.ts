@@ -6,6 +6,7 @@ import { lockDataDir, type DataDirLock } from './lock.js';
 import { migrations } from './migrations/index.js';
 import { INT8_OID, PGlitePool } from './pglite-pool.js';
 import { PreparedStatementPool } from './prepared-pool.js';
+import { NO_READ_CACHE, ReadCache, type Reads } from './read-cache.js';
 import type { Database } from './types.js';
 
 export type StoreKind = 'pglite' | 'postgres';
@@ -15,6 +16,8 @@ export interface Store {
   kind: StoreKind;
   /** Where the data lives, for messages: a directory or a redacted URL. */
   location: string;
+  /** Hot reads kept in memory until the next write: the embedded store only (see ReadCache). */
+  reads: Reads;
   close(): Promise<void>;
 }
 
@@ -50,7 +53,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PreparedStatementPool(pool) }) });
-    return { db, kind: 'postgres', location: redactUrl(options.databaseUrl), close: () => db.destroy() };
+    return { db, kind: 'postgres', location: redactUrl(options.databaseUrl), reads: NO_READ_CACHE, close: () => db.destroy() };
   }
 
   let lock: DataDirLock | undefined;
@@ -67,10 +70,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   } else {
     pglite = await PGlite.create({ parsers: { [INT8_OID]: parseInt8 } });
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });
+  const reads = new ReadCache();
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite, () => reads.written()) }) });
   return {
     db,
     kind: 'pglite',
+    reads,
     location: options.dataDir ? resolve(options.dataDir) : '(in memory)',
     async close() {
       try {

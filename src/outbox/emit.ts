@@ -1,5 +1,5 @@
 import type { Executor } from '../db/executor.js';
-import type { ParticipantRecord, SideConversationChannel } from '../db/types.js';
+import type { Delivery, ParticipantRecord, SideConversationChannel } from '../db/types.js';
 
 /** Channels whose messages leave the system and so need the relay; child tickets are written in place. */
 export const OUTBOUND_CHANNELS: ReadonlySet<SideConversationChannel> = new Set(['email', 'slack', 'msteams']);
@@ -15,13 +15,13 @@ export function recipientKey(p: ParticipantRecord): string | null {
 /**
  * Records, inside the writer's transaction, that an event must reach the outside world, with one
  * queued delivery per recipient. The relay delivers it later; if the transaction rolls back,
- * nothing is ever sent.
+ * nothing is ever sent. Returns the queued deliveries (the event's `message.deliveries`).
  */
 export async function emitOutbox(
   trx: Executor,
   row: { accountId: number; channel: SideConversationChannel; sideConversationId: string; eventId: string; recipients: ParticipantRecord[] },
-): Promise<void> {
-  if (!OUTBOUND_CHANNELS.has(row.channel)) return;
+): Promise<Delivery[]> {
+  if (!OUTBOUND_CHANNELS.has(row.channel)) return [];
   const outbox = await trx
     .insertInto('outbox')
     .values({
@@ -34,9 +34,11 @@ export async function emitOutbox(
     .returning('id')
     .executeTakeFirstOrThrow();
   const keys = [...new Set(row.recipients.map(recipientKey).filter((k): k is string => k !== null))];
-  if (keys.length === 0) return;
-  await trx
+  if (keys.length === 0) return [];
+  const deliveries = await trx
     .insertInto('deliveries')
     .values(keys.map((recipient) => ({ account_id: row.accountId, outbox_id: outbox.id, event_id: row.eventId, recipient, status: 'queued' as const, reason: null })))
+    .returningAll()
     .execute();
+  return deliveries.sort((a, b) => a.id - b.id);
 }

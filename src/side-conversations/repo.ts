@@ -1,8 +1,10 @@
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import type { ExpressionBuilder } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import { jsonb } from '../db/store.js';
 import { groupBy, pageOf } from '../db/paging.js';
 import type {
+  Database,
   EventMessageRecord,
   EventType,
   EventVia,
@@ -38,6 +40,18 @@ const PRESENTED_PARTICIPANT_COLUMNS = [
 
 export type PresentedParticipant = Pick<SideConversationParticipant, (typeof PRESENTED_PARTICIPANT_COLUMNS)[number]>;
 
+/** The participants of the conversation `sc` of the enclosing query, as a JSON array in position order. */
+function participantsJson(eb: ExpressionBuilder<Database & { sc: Database['side_conversations'] }, 'sc'>) {
+  return jsonArrayFrom(
+    eb
+      .selectFrom('side_conversation_participants as p')
+      .select(PRESENTED_PARTICIPANT_COLUMNS.map((c) => `p.${c}` as const))
+      .whereRef('p.account_id', '=', 'sc.account_id')
+      .whereRef('p.side_conversation_id', '=', 'sc.id')
+      .orderBy('p.position'),
+  );
+}
+
 /**
  * A conversation with its participants in one round trip (Show is the hottest read): the
  * participants come back as a JSON array built by the database.
@@ -51,16 +65,7 @@ export async function findSideConversationWithParticipants(
   const row = await db
     .selectFrom('side_conversations as sc')
     .selectAll('sc')
-    .select((eb) =>
-      jsonArrayFrom(
-        eb
-          .selectFrom('side_conversation_participants as p')
-          .select(PRESENTED_PARTICIPANT_COLUMNS.map((c) => `p.${c}` as const))
-          .whereRef('p.account_id', '=', 'sc.account_id')
-          .whereRef('p.side_conversation_id', '=', 'sc.id')
-          .orderBy('p.position'),
-      ).as('participants'),
-    )
+    .select((eb) => participantsJson(eb).as('participants'))
     .where('sc.account_id', '=', accountId)
     .where('sc.ticket_id', '=', ticketId)
     .where('sc.id', '=', id)
@@ -81,12 +86,44 @@ export function findSideConversationForUpdate(db: Executor, accountId: number, t
     .executeTakeFirst();
 }
 
-export async function listSideConversations(db: Executor, accountId: number, ticketId: number, offset: number, limit: number) {
-  const base = db.selectFrom('side_conversations').where('account_id', '=', accountId).where('ticket_id', '=', ticketId);
-  return pageOf(
-    base.selectAll().orderBy('seq').offset(offset).limit(limit).execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
-  );
+/**
+ * A page of a ticket's conversations with their participants, the total, and whether the ticket
+ * exists at all (null when it does not): two queries, sent side by side.
+ */
+export async function listSideConversations(
+  db: Executor,
+  accountId: number,
+  ticketId: number,
+  offset: number,
+  limit: number,
+): Promise<{ rows: Array<{ sideConversation: SideConversation; participants: PresentedParticipant[] }>; count: number } | null> {
+  const [rows, totals] = await Promise.all([
+    db
+      .selectFrom('side_conversations as sc')
+      .selectAll('sc')
+      .select((eb) => participantsJson(eb).as('participants'))
+      .where('sc.account_id', '=', accountId)
+      .where('sc.ticket_id', '=', ticketId)
+      .orderBy('sc.seq')
+      .offset(offset)
+      .limit(limit)
+      .execute(),
+    db
+      .selectFrom('tickets')
+      .select((eb) =>
+        eb
+          .selectFrom('side_conversations')
+          .select(eb.fn.countAll<number>().as('count'))
+          .where('side_conversations.account_id', '=', accountId)
+          .where('side_conversations.ticket_id', '=', ticketId)
+          .as('count'),
+      )
+      .where('tickets.account_id', '=', accountId)
+      .where('tickets.id', '=', ticketId)
+      .executeTakeFirst(),
+  ]);
+  if (!totals) return null;
+  return { rows: rows.map(({ participants, ...sideConversation }) => ({ sideConversation, participants })), count: Number(totals.count) };
 }
 
 export function insertSideConversation(
@@ -116,9 +153,9 @@ export async function insertParticipants(
   sideConversationId: string,
   participants: ParticipantRecord[],
   firstPosition = 0,
-) {
-  if (participants.length === 0) return;
-  await db
+): Promise<PresentedParticipant[]> {
+  if (participants.length === 0) return [];
+  const inserted = await db
     .insertInto('side_conversation_participants')
     .values(
       participants.map((p, position) => ({
@@ -135,7 +172,9 @@ export async function insertParticipants(
         msteams_channel_id: p.msteams_channel_id ?? null,
       })),
     )
+    .returning(['position', ...PRESENTED_PARTICIPANT_COLUMNS])
     .execute();
+  return inserted.sort((a, b) => a.position - b.position).map(({ position: _position, ...presented }) => presented);
 }
 
 /** Participants of several side conversations in one query, grouped by conversation. */

@@ -1,3 +1,4 @@
+import { NO_READ_CACHE, type Reads } from '../db/read-cache.js';
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { attachmentsOfEvents } from '../attachments/repo.js';
@@ -11,7 +12,6 @@ import type {
   ParticipantRecord,
   SideConversation,
   SideConversationEvent,
-  SideConversationParticipant,
   SideConversationState,
 } from '../db/types.js';
 import { notFound, tooManyRequests, ValidationErrors } from '../http/errors.js';
@@ -33,6 +33,7 @@ import {
   listEvents,
   listSideConversations,
   participantsOf,
+  type PresentedParticipant,
 } from './repo.js';
 import type { CreateSideConversationBody, ReplyBody, UpdateSideConversationBody } from './schemas.js';
 import { recordMessageEvent, recordReply, recordUpdate, type MessageContent } from './thread.js';
@@ -48,7 +49,7 @@ export interface Actor {
 
 export interface SideConversationWithParticipants {
   sideConversation: SideConversation;
-  participants: SideConversationParticipant[];
+  participants: PresentedParticipant[];
 }
 
 /** What an event's message carries besides its text: files, and per-recipient delivery status. */
@@ -122,7 +123,7 @@ function checkFrom(from: ParticipantInput | null | undefined, actor: Actor, erro
 }
 
 /** The channel participants a message goes to by default: everyone but its sender. */
-function recipientsOf(participants: SideConversationParticipant[], sender: ParticipantRecord): ParticipantRecord[] {
+function recipientsOf(participants: PresentedParticipant[], sender: ParticipantRecord): ParticipantRecord[] {
   return participants
     .filter((p) => !(p.user_id !== null && p.user_id === sender.user_id && !p.support_group_id))
     .map((p) => ({
@@ -138,7 +139,16 @@ function recipientsOf(participants: SideConversationParticipant[], sender: Parti
 
 export const RATE_LIMIT_WINDOW_SECONDS = 600;
 
-export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }: { db: Kysely<Database>; rateLimitPer10Minutes?: number }) {
+export function createSideConversationsService({
+  db,
+  reads = NO_READ_CACHE,
+  rateLimitPer10Minutes = 0,
+}: {
+  db: Kysely<Database>;
+  /** Hot reads (Show, List) may be kept until the next write: the embedded store's ReadCache. */
+  reads?: Reads | undefined;
+  rateLimitPer10Minutes?: number;
+}) {
   /**
    * Zendesk allows 300 side conversation creates and replies per 10 minutes per account; here the
    * number is the operator's (0: no limit). Counted from the events themselves, so every API
@@ -166,14 +176,14 @@ export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }
     return ticket;
   }
 
+  /** Found by account, ticket and id together: a conversation found means its ticket exists. */
   async function requireSideConversationForUpdate(trx: Executor, accountId: number, ticketId: number, id: string) {
-    await requireTicket(trx, accountId, ticketId);
     const sc = await findSideConversationForUpdate(trx, accountId, ticketId, id);
     if (!sc) throw notFound();
     return sc;
   }
 
-  async function participantsFor(executor: Executor, accountId: number, sc: SideConversation): Promise<SideConversationParticipant[]> {
+  async function participantsFor(executor: Executor, accountId: number, sc: SideConversation): Promise<PresentedParticipant[]> {
     return (await participantsOf(executor, accountId, [sc.id])).get(sc.id) ?? [];
   }
 
@@ -184,10 +194,6 @@ export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }
       events,
       details: new Map(ids.map((id) => [id, { attachments: attachments.get(id) ?? [], deliveries: deliveries.get(id) ?? [] }])),
     };
-  }
-
-  async function detailsOf(executor: Executor, accountId: number, event: SideConversationEvent, attachments: Attachment[]): Promise<EventDetails> {
-    return { attachments, deliveries: (await deliveriesOfEvents(executor, accountId, [event.id])).get(event.id) ?? [] };
   }
 
   return {
@@ -236,8 +242,8 @@ export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }
         });
         const sender = actorParticipant(actor);
         const others = resolved.recipients.filter((r) => !(r.user_id !== null && r.user_id === sender.user_id && !r.support_group_id));
-        await insertParticipants(trx, actor.accountId, id, [sender, ...others]);
-        const { event, attachments } = await recordMessageEvent(trx, {
+        const participants = await insertParticipants(trx, actor.accountId, id, [sender, ...others]);
+        const { event, attachments, deliveries } = await recordMessageEvent(trx, {
           accountId: actor.accountId,
           sc,
           type: 'create',
@@ -254,13 +260,7 @@ export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }
             attachmentIds: message.attachment_ids ?? [],
           },
         });
-        return {
-          sideConversation: sc,
-          participants: await participantsFor(trx, actor.accountId, sc),
-          event,
-          details: await detailsOf(trx, actor.accountId, event, attachments),
-          updates: {},
-        };
+        return { sideConversation: sc, participants, event, details: { attachments, deliveries }, updates: {} };
       });
     },
 
@@ -330,12 +330,12 @@ export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }
           externalIds,
           attachmentIds: message.attachment_ids ?? [],
         };
-        const result = await recordReply(trx, { accountId: actor.accountId, sc, via, actor: sender, message: content, newParticipants });
+        const result = await recordReply(trx, { accountId: actor.accountId, sc, via, actor: sender, message: content, newParticipants, participants });
         return {
           sideConversation: result.sideConversation,
-          participants: await participantsFor(trx, actor.accountId, result.sideConversation),
+          participants: result.participants ?? participants,
           event: result.event,
-          details: await detailsOf(trx, actor.accountId, result.event, result.attachments),
+          details: { attachments: result.attachments, deliveries: result.deliveries },
           updates: result.updates,
         };
       });
@@ -379,23 +379,20 @@ export function createSideConversationsService({ db, rateLimitPer10Minutes = 0 }
 
     async show(accountId: number, ticketId: number, id: string, includeEvents: boolean) {
       // Found by account, ticket and id together: a conversation found means its ticket exists.
-      const found = await findSideConversationWithParticipants(db, accountId, ticketId, id);
+      const found = await reads.get(`show/${accountId}/${ticketId}/${id}`, () => findSideConversationWithParticipants(db, accountId, ticketId, id));
       if (!found) throw notFound();
       const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, [id])) : undefined;
       return { ...found, events };
     },
 
     async list(accountId: number, ticketId: number, page: OffsetPage, includeEvents: boolean) {
-      await requireTicket(db, accountId, ticketId);
-      const { rows, count } = await listSideConversations(db, accountId, ticketId, page.offset, page.perPage);
-      const ids = rows.map((r) => r.id);
-      const participants = await participantsOf(db, accountId, ids);
+      const listed = await reads.get(`list/${accountId}/${ticketId}/${page.offset}/${page.perPage}`, () =>
+        listSideConversations(db, accountId, ticketId, page.offset, page.perPage),
+      );
+      if (!listed) throw notFound();
+      const ids = listed.rows.map((r) => r.sideConversation.id);
       const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, ids)) : undefined;
-      return {
-        items: rows.map((sc) => ({ sideConversation: sc, participants: participants.get(sc.id) ?? [] })),
-        count,
-        events,
-      };
+      return { items: listed.rows, count: listed.count, events };
     },
 
     /**

@@ -4,6 +4,7 @@ import { bindAttachmentsToMessage } from '../attachments/service.js';
 import type { Executor } from '../db/executor.js';
 import type {
   Attachment,
+  Delivery,
   EventVia,
   ParticipantRecord,
   SideConversation,
@@ -12,7 +13,7 @@ import type {
 } from '../db/types.js';
 import { emitOutbox } from '../outbox/emit.js';
 import { recordOutboundMessageId } from '../channels/email/threading.js';
-import { insertEvent, insertParticipants, participantsOf } from './repo.js';
+import { insertEvent, insertParticipants, participantsOf, type PresentedParticipant } from './repo.js';
 
 /**
  * The writes every message and state change share, whoever makes them (an agent through the API,
@@ -40,6 +41,8 @@ export interface MessageContent {
 export interface RecordedEvent {
   event: SideConversationEvent;
   attachments: Attachment[];
+  /** Queued per-recipient deliveries (none for messages that came from outside). */
+  deliveries: Delivery[];
 }
 
 /** Writes a create or reply event, binds its attachments and queues its delivery. */
@@ -75,38 +78,57 @@ export async function recordMessageEvent(
     eventId,
   });
   // Messages that came from outside (email, Slack, Teams) are not sent back out; ours are.
+  let deliveries: Delivery[] = [];
   if (input.via === 'api' || input.via === 'zendesk') {
-    await emitOutbox(trx, { accountId, channel: sc.channel, sideConversationId: sc.id, eventId, recipients: message.to });
+    deliveries = await emitOutbox(trx, { accountId, channel: sc.channel, sideConversationId: sc.id, eventId, recipients: message.to });
     if (sc.channel === 'email') await recordOutboundMessageId(trx, accountId, sc.id, eventId);
   }
-  return { event, attachments };
+  return { event, attachments, deliveries };
 }
 
-/** Adds participants not yet in the conversation (by email, user or channel), after the existing ones. */
-export async function addParticipants(trx: Executor, accountId: number, sc: SideConversation, candidates: ParticipantRecord[]): Promise<void> {
-  const existing = (await participantsOf(trx, accountId, [sc.id])).get(sc.id) ?? [];
+/**
+ * Adds participants not yet in the conversation (by email, user or channel), after the existing
+ * ones (read here unless the caller has them), and returns them all.
+ */
+export async function addParticipants(
+  trx: Executor,
+  accountId: number,
+  sc: SideConversation,
+  candidates: ParticipantRecord[],
+  known?: PresentedParticipant[],
+): Promise<PresentedParticipant[]> {
+  const existing: PresentedParticipant[] = known ?? (await participantsOf(trx, accountId, [sc.id])).get(sc.id) ?? [];
   const keyOf = (p: { email: string | null; user_id: number | null }) => (p.email ? `e:${p.email.toLowerCase()}` : `u:${p.user_id}`);
-  const known = new Set(existing.map(keyOf));
+  const seen = new Set(existing.map(keyOf));
   const fresh: ParticipantRecord[] = [];
   for (const candidate of candidates) {
     if (!candidate.email && candidate.user_id === null) continue;
     const key = keyOf(candidate);
-    if (known.has(key)) continue;
-    known.add(key);
+    if (seen.has(key)) continue;
+    seen.add(key);
     fresh.push(candidate);
   }
-  if (fresh.length === 0) return;
-  await insertParticipants(trx, accountId, sc.id, fresh, existing.length);
+  if (fresh.length === 0) return existing;
+  return [...existing, ...(await insertParticipants(trx, accountId, sc.id, fresh, existing.length))];
 }
 
 /**
  * A reply: the event, the conversation's `message_added_at`/`preview_text`, and a closed
- * conversation reopened (reported in `updates`).
+ * conversation reopened (reported in `updates`). Returns the participants after it when the
+ * caller passed the ones before (else null: nobody needed them).
  */
 export async function recordReply(
   trx: Executor,
-  input: { accountId: number; sc: SideConversation; via: EventVia; actor: ThreadActor; message: MessageContent; newParticipants?: ParticipantRecord[] },
-): Promise<RecordedEvent & { sideConversation: SideConversation; updates: Record<string, unknown> }> {
+  input: {
+    accountId: number;
+    sc: SideConversation;
+    via: EventVia;
+    actor: ThreadActor;
+    message: MessageContent;
+    newParticipants?: ParticipantRecord[];
+    participants?: PresentedParticipant[];
+  },
+): Promise<RecordedEvent & { sideConversation: SideConversation; updates: Record<string, unknown>; participants: PresentedParticipant[] | null }> {
   const { accountId, sc } = input;
   const updates: Record<string, unknown> = sc.state === 'closed' ? { state: 'open' } : {};
   const updated = await trx
@@ -121,9 +143,11 @@ export async function recordReply(
     .where('id', '=', sc.id)
     .returningAll()
     .executeTakeFirstOrThrow();
-  if (input.newParticipants?.length) await addParticipants(trx, accountId, updated, input.newParticipants);
+  const participants = input.newParticipants?.length
+    ? await addParticipants(trx, accountId, updated, input.newParticipants, input.participants)
+    : (input.participants ?? null);
   const recorded = await recordMessageEvent(trx, { accountId, sc: updated, type: 'reply', via: input.via, actor: input.actor, message: input.message });
-  return { ...recorded, sideConversation: updated, updates };
+  return { ...recorded, sideConversation: updated, updates, participants };
 }
 
 /** A change of state and/or subject, with its `update` event. */

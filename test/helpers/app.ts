@@ -80,6 +80,7 @@ export async function startTestApp(options: Partial<AppOptions> = {}): Promise<T
   const adminRow = await store.db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
   const app = await buildApp({
     db: store.db,
+    reads: store.reads,
     blobs: options.blobs ?? new DatabaseBlobStore(store.db),
     secretBox: options.secretBox === undefined ? new SecretBox(randomBytes(32)) : options.secretBox,
     ...options,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Executor } from '../../db/executor.js';
 
 /** The per-conversation secret of its Reply-To address: 128 random bits, lower-case hex (mail systems may fold case). */
@@ -30,19 +31,29 @@ export function messageIdFor(eventId: string, domain: string): string {
   return `<${eventId}@${domain}>`;
 }
 
-/** Records the Message-ID an outbound email will carry, in the transaction that creates its event. */
+/**
+ * Records the Message-ID an outbound email will carry, in the transaction that creates its event.
+ * One statement: the domain is taken from the account's support address as the row is written
+ * (the same value messageIdFor(eventId, domainOf(address)) gives).
+ */
 export async function recordOutboundMessageId(trx: Executor, accountId: number, sideConversationId: string, eventId: string): Promise<void> {
-  const account = await trx.selectFrom('accounts').select('support_address').where('id', '=', accountId).executeTakeFirstOrThrow();
-  await trx
+  const inserted = await trx
     .insertInto('email_messages')
-    .values({
-      account_id: accountId,
-      side_conversation_id: sideConversationId,
-      event_id: eventId,
-      message_id: messageIdFor(eventId, domainOf(account.support_address)),
-      direction: 'outbound',
-    })
-    .execute();
+    .columns(['account_id', 'side_conversation_id', 'event_id', 'message_id', 'direction'])
+    .expression((eb) =>
+      eb
+        .selectFrom('accounts')
+        .select([
+          'accounts.id',
+          sql<string>`${sideConversationId}::uuid`.as('side_conversation_id'),
+          sql<string>`${eventId}::uuid`.as('event_id'),
+          sql<string>`'<' || ${eventId}::text || '@' || lower(substring(accounts.support_address from '[^@]*$')) || '>'`.as('message_id'),
+          sql<'outbound'>`'outbound'`.as('direction'),
+        ])
+        .where('accounts.id', '=', accountId),
+    )
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) throw new Error(`account ${accountId} not found while recording a Message-ID`);
 }
 
 /** Message-IDs of a conversation so far, oldest first, for In-Reply-To and References. */
