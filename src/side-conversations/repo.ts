@@ -1,5 +1,6 @@
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { ExpressionBuilder } from 'kysely';
+import { compileOnce } from '../db/compiled.js';
 import type { Executor } from '../db/executor.js';
 import { jsonb } from '../db/store.js';
 import { groupBy, pageOf } from '../db/paging.js';
@@ -16,14 +17,15 @@ import type {
   SideConversationState,
 } from '../db/types.js';
 
-export function findSideConversation(db: Executor, accountId: number, ticketId: number, id: string): Promise<SideConversation | undefined> {
-  return db
+/** A conversation by account, ticket and id; locked for the transaction when `forUpdate`. */
+export function findSideConversation(db: Executor, accountId: number, ticketId: number, id: string, forUpdate = false): Promise<SideConversation | undefined> {
+  const query = db
     .selectFrom('side_conversations')
     .selectAll()
     .where('account_id', '=', accountId)
     .where('ticket_id', '=', ticketId)
-    .where('id', '=', id)
-    .executeTakeFirst();
+    .where('id', '=', id);
+  return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
 /** The participant columns a presenter shows (a participant's own id and timestamps are not part of the API). */
@@ -62,29 +64,23 @@ export async function findSideConversationWithParticipants(
   ticketId: number,
   id: string,
 ): Promise<{ sideConversation: SideConversation; participants: PresentedParticipant[] } | undefined> {
-  const row = await db
-    .selectFrom('side_conversations as sc')
-    .selectAll('sc')
-    .select((eb) => participantsJson(eb).as('participants'))
-    .where('sc.account_id', '=', accountId)
-    .where('sc.ticket_id', '=', ticketId)
-    .where('sc.id', '=', id)
-    .executeTakeFirst();
+  const [row] = await showQuery(db, accountId, ticketId, id);
   if (!row) return undefined;
   const { participants, ...sideConversation } = row;
   return { sideConversation, participants };
 }
 
-export function findSideConversationForUpdate(db: Executor, accountId: number, ticketId: number, id: string): Promise<SideConversation | undefined> {
-  return db
-    .selectFrom('side_conversations')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .where('ticket_id', '=', ticketId)
-    .where('id', '=', id)
-    .forUpdate()
-    .executeTakeFirst();
-}
+const showQuery = compileOnce(
+  (db, accountId: number, ticketId: number, id: string) =>
+    db
+      .selectFrom('side_conversations as sc')
+      .selectAll('sc')
+      .select((eb) => participantsJson(eb).as('participants'))
+      .where('sc.account_id', '=', accountId)
+      .where('sc.ticket_id', '=', ticketId)
+      .where('sc.id', '=', id),
+  3,
+);
 
 /**
  * A page of a ticket's conversations with their participants, the total, and whether the ticket

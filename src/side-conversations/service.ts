@@ -25,7 +25,6 @@ import { channelOf, resolveParticipants, type ParticipantInput } from './partici
 import {
   eventsOf,
   findSideConversation,
-  findSideConversationForUpdate,
   findSideConversationWithParticipants,
   insertParticipants,
   insertSideConversation,
@@ -178,7 +177,7 @@ export function createSideConversationsService({
 
   /** Found by account, ticket and id together: a conversation found means its ticket exists. */
   async function requireSideConversationForUpdate(trx: Executor, accountId: number, ticketId: number, id: string) {
-    const sc = await findSideConversationForUpdate(trx, accountId, ticketId, id);
+    const sc = await findSideConversation(trx, accountId, ticketId, id, true);
     if (!sc) throw notFound();
     return sc;
   }
