@@ -16,6 +16,8 @@ import { migrateToLatest, openStore } from '../src/db/store.js';
 
 const env = process.env;
 const cacheEnabled = (env['AUTH_CACHE'] ?? 'on') !== 'off';
+// The embedded store's cache of Show/List results; off shows what a read costs when it misses.
+const readCacheEnabled = (env['READ_CACHE'] ?? 'on') !== 'off';
 const databaseUrl = env['DATABASE_URL'] || undefined;
 const store = await openStore({ databaseUrl, dataDir: databaseUrl ? undefined : env['DATA_DIR'] });
 await migrateToLatest(store.db);
@@ -23,7 +25,7 @@ await ensureAccountAndAdmin(store.db, { adminEmail: env['SIDELINE_ADMIN_EMAIL'],
 
 const app = await buildApp({
   db: store.db,
-  reads: store.reads,
+  ...(readCacheEnabled ? { reads: store.reads } : {}),
   blobs: new DatabaseBlobStore(store.db),
   auth: { cacheEnabled },
   logger: { level: 'warn' },

@@ -134,7 +134,7 @@ function tables(report: Report): Tables[] {
   const throughput = report.rows.filter((r) => r.section === 'throughput');
   if (throughput.length) out.push({ title: 'Throughput and latency', header: loadHeader, align: loadAlign, rows: throughput.map(loadCells) });
   const auth = report.rows.filter((r) => r.section === 'auth');
-  if (auth.length) out.push({ title: 'Authentication cache (Show, in-process buildApp)', header: loadHeader, align: loadAlign, rows: auth.map(loadCells) });
+  if (auth.length) out.push({ title: "Caches on and off (in-process buildApp): authentication, and the embedded store's read cache", header: loadHeader, align: loadAlign, rows: auth.map(loadCells) });
   const growth = report.rows.filter((r) => r.section === 'growth');
   if (growth.length) {
     out.push({

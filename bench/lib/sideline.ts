@@ -37,13 +37,14 @@ export async function startSideline(store: BenchStore, nodeFlags: string[] = [])
   return { child, port, url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
 }
 
-/** bench/inprocess-server.ts: buildApp() with the authentication cache on or off. */
-export async function startInProcess(store: BenchStore, cache: boolean): Promise<Server> {
+/** bench/inprocess-server.ts: buildApp() with the authentication cache on or off (and the embedded store's read cache). */
+export async function startInProcess(store: BenchStore, cache: boolean, readCache = true): Promise<Server> {
   const port = await freePort();
-  const child = spawnTs(`in-process sideline (${store.label}, cache ${cache ? 'on' : 'off'})`, 'bench/inprocess-server.ts', [], {
+  const child = spawnTs(`in-process sideline (${store.label}, cache ${cache ? 'on' : 'off'}${readCache ? '' : ', read cache off'})`, 'bench/inprocess-server.ts', [], {
     ...store.env,
     ...SERVER_ENV,
     AUTH_CACHE: cache ? 'on' : 'off',
+    READ_CACHE: readCache ? 'on' : 'off',
     PORT: String(port),
   });
   await waitForHttp(child, port);
