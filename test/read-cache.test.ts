@@ -155,6 +155,18 @@ describe(`Show and List never serve a stale copy (${STORE_KIND})`, () => {
     for (const res of await Promise.all(inFlight)) assert.equal(res.statusCode, 200);
   });
 
+  it("the events list shows a delivery's new status (written by the relay, not the API) at once", async () => {
+    const eventsPath = `${path()}/events`;
+    type EventsBody = { events: Array<{ id: string; message: { deliveries: Array<{ recipient: string; status: string }> } | null }> };
+    const first = await t.request({ method: 'GET', url: eventsPath });
+    assert.equal(first.statusCode, 200, first.body);
+    const created = first.json<EventsBody>().events[0]!;
+    assert.equal(created.message?.deliveries[0]?.status, 'queued');
+    await t.db.updateTable('deliveries').set({ status: 'sent' }).where('event_id', '=', created.id).execute();
+    const again = await t.request({ method: 'GET', url: eventsPath });
+    assert.equal(again.json<EventsBody>().events[0]?.message?.deliveries[0]?.status, 'sent');
+  });
+
   it('a conversation deleted with SQL is a 404 at once', async () => {
     await show();
     await t.db.deleteFrom('side_conversation_participants').where('side_conversation_id', '=', scId).execute();

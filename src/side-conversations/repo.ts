@@ -237,15 +237,44 @@ export function findSideConversationByIdForUpdate(db: Executor, accountId: numbe
   return db.selectFrom('side_conversations').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
-export async function listEvents(db: Executor, accountId: number, sideConversationId: string, offset: number, limit: number) {
-  const base = db
-    .selectFrom('side_conversation_events')
-    .where('account_id', '=', accountId)
-    .where('side_conversation_id', '=', sideConversationId);
-  return pageOf(
-    base.selectAll().orderBy('seq').offset(offset).limit(limit).execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
-  );
+/**
+ * A page of a conversation's events, oldest first, and their total — or null when the conversation
+ * is not on that ticket of that account. Two queries, sent side by side.
+ */
+export async function listEvents(
+  db: Executor,
+  accountId: number,
+  ticketId: number,
+  sideConversationId: string,
+  offset: number,
+  limit: number,
+): Promise<{ rows: SideConversationEvent[]; count: number } | null> {
+  const [rows, totals] = await Promise.all([
+    db
+      .selectFrom('side_conversation_events')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('side_conversation_id', '=', sideConversationId)
+      .orderBy('seq')
+      .offset(offset)
+      .limit(limit)
+      .execute(),
+    db
+      .selectFrom('side_conversations as sc')
+      .select((eb) =>
+        eb
+          .selectFrom('side_conversation_events as e')
+          .select(eb.fn.countAll<number>().as('count'))
+          .whereRef('e.account_id', '=', 'sc.account_id')
+          .whereRef('e.side_conversation_id', '=', 'sc.id')
+          .as('count'),
+      )
+      .where('sc.account_id', '=', accountId)
+      .where('sc.ticket_id', '=', ticketId)
+      .where('sc.id', '=', sideConversationId)
+      .executeTakeFirst(),
+  ]);
+  return totals ? { rows, count: Number(totals.count) } : null;
 }
 
 /** Every event of the account from a time on, oldest first (the incremental export). */

@@ -188,7 +188,7 @@ export function createSideConversationsService({
 
   async function withDetails(executor: Executor, accountId: number, events: SideConversationEvent[]): Promise<EventsWithDetails> {
     const ids = events.map((e) => e.id);
-    const [attachments, deliveries] = [await attachmentsOfEvents(executor, accountId, ids), await deliveriesOfEvents(executor, accountId, ids)];
+    const [attachments, deliveries] = await Promise.all([attachmentsOfEvents(executor, accountId, ids), deliveriesOfEvents(executor, accountId, ids)]);
     return {
       events,
       details: new Map(ids.map((id) => [id, { attachments: attachments.get(id) ?? [], deliveries: deliveries.get(id) ?? [] }])),
@@ -414,10 +414,11 @@ export function createSideConversationsService({
     },
 
     async events(accountId: number, ticketId: number, id: string, page: OffsetPage) {
-      const sc = await findSideConversation(db, accountId, ticketId, id);
-      if (!sc) throw notFound();
-      const { rows, count } = await listEvents(db, accountId, sc.id, page.offset, page.perPage);
-      return { ...(await withDetails(db, accountId, rows)), count };
+      return reads.get(`events/${accountId}/${ticketId}/${id}/${page.offset}/${page.perPage}`, async () => {
+        const listed = await listEvents(db, accountId, ticketId, id, page.offset, page.perPage);
+        if (!listed) throw notFound();
+        return { ...(await withDetails(db, accountId, listed.rows)), count: listed.count };
+      });
     },
   };
 }
