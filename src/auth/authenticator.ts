@@ -56,7 +56,9 @@ export class Authenticator {
   readonly #db: Kysely<Database>;
   readonly #cacheKey = randomBytes(32);
   readonly #cache = new Map<string, CachedCredential>();
-  readonly #verifying = new Map<string, Promise<Verified | null>>();
+  #verifying = new Map<string, Promise<Verified | null>>();
+  /** Counts forgetUser calls: a verification that straddles one is not cached. */
+  #forgets = 0;
   readonly #ttlMs: number;
   readonly #recheckMs: number;
   readonly #maxEntries: number;
@@ -96,8 +98,14 @@ export class Authenticator {
     return verified?.principal ?? null;
   }
 
-  /** Drops every cached header of a user whose credentials changed through this process. */
+  /**
+   * Drops every cached header of a user whose credentials changed through this process. A
+   * verification already in flight may have read the user before the change: later requests do
+   * not join it, and its result is not cached.
+   */
   forgetUser(accountId: number, userId: number): void {
+    this.#forgets += 1;
+    this.#verifying = new Map();
     for (const [key, entry] of this.#cache) {
       if (entry.principal.accountId === accountId && entry.principal.userId === userId) this.#cache.delete(key);
     }
@@ -105,15 +113,19 @@ export class Authenticator {
 
   /** One verification per header at a time; its result is cached for the next requests. */
   #verifyOnce(cacheKey: string, accountId: number, header: string): Promise<Verified | null> {
-    let pending = this.#verifying.get(cacheKey);
+    const verifying = this.#verifying;
+    let pending = verifying.get(cacheKey);
     if (!pending) {
+      const forgets = this.#forgets;
       pending = this.#verify(accountId, header)
         .then((verified) => {
-          if (verified) this.#remember(cacheKey, verified);
+          if (verified && forgets === this.#forgets) this.#remember(cacheKey, verified);
           return verified;
         })
-        .finally(() => this.#verifying.delete(cacheKey));
-      this.#verifying.set(cacheKey, pending);
+        .finally(() => {
+          if (verifying.get(cacheKey) === pending) verifying.delete(cacheKey);
+        });
+      verifying.set(cacheKey, pending);
     }
     return pending;
   }
