@@ -15,89 +15,12 @@ import type { LightMyRequestResponse } from 'fastify';
 import { fileTypeFromBuffer } from 'file-type';
 import { DiskBlobStore } from '../src/attachments/storage.js';
 import { countRows, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
+import { eventsOf, expectStatus, multipart, pathOf, showSc } from './helpers/api.js';
+import type { ErrorBody, EventListBody, Upload, WriteBody } from './helpers/api-types.js';
 
 // ---------------------------------------------------------------------------------------------
-// Response shapes (only what the tests read)
+// Response shapes (only what the tests read; the shared ones in helpers/api-types.ts)
 // ---------------------------------------------------------------------------------------------
-
-interface Upload {
-  id: string;
-  name: string;
-  file_name: string;
-  content_type: string;
-  size: number;
-  width: number | null;
-  height: number | null;
-  inline: boolean;
-  content_url: string;
-}
-
-interface MessageAttachment {
-  id: string;
-  file_name: string;
-  content_type: string;
-  content_url: string;
-  size: number;
-  width: number | null;
-  height: number | null;
-  inline: boolean;
-}
-
-interface Participant {
-  user_id: number | null;
-  name: string | null;
-  email: string | null;
-  support_group_id?: number;
-  support_agent_id?: number | null;
-}
-
-interface SideConversation {
-  id: string;
-  ticket_id: number;
-  state: string;
-  preview_text: string;
-  participants: Participant[];
-  state_updated_at: string;
-  external_ids: Record<string, string>;
-}
-
-interface ScEvent {
-  id: string;
-  side_conversation_id: string;
-  ticket_id: number;
-  actor: { user_id: number | null; name: string | null; email: string | null };
-  type: string;
-  via: string;
-  created_at: string;
-  message: {
-    subject: string | null;
-    body: string;
-    html_body: string;
-    preview_text: string;
-    from: Participant;
-    to: Participant[];
-    attachments: MessageAttachment[];
-    external_ids: Record<string, string>;
-  } | null;
-  updates: Record<string, unknown>;
-}
-
-interface WriteEnvelope {
-  event: ScEvent | null;
-  side_conversation: SideConversation;
-  updates: Record<string, unknown>;
-}
-
-interface EventList {
-  events: ScEvent[];
-  count: number;
-}
-
-interface ErrorBody {
-  error: string;
-  description?: string;
-  details?: Record<string, Array<{ description: string; error?: string }>>;
-}
 
 interface Ticket {
   id: number;
@@ -174,44 +97,7 @@ async function randomBinary(size: number): Promise<Buffer> {
   }
 }
 
-interface Part {
-  name: string;
-  /** The raw `filename=` value; omitted for a plain field. */
-  filename?: string;
-  /** An RFC 5987 `filename*=` value, already encoded. */
-  filenameStar?: string;
-  contentType?: string;
-  content: Buffer | string;
-}
-
-/** A multipart/form-data body, byte for byte. */
-function multipart(parts: Part[]): { payload: Buffer; headers: Record<string, string> } {
-  const boundary = `----sideline${randomBytes(8).toString('hex')}`;
-  const chunks: Buffer[] = [];
-  for (const part of parts) {
-    let disposition = `form-data; name="${part.name}"`;
-    if (part.filename !== undefined) disposition += `; filename="${part.filename}"`;
-    if (part.filenameStar !== undefined) disposition += `; filename*=${part.filenameStar}`;
-    let head = `--${boundary}\r\nContent-Disposition: ${disposition}\r\n`;
-    if (part.contentType) head += `Content-Type: ${part.contentType}\r\n`;
-    head += '\r\n';
-    chunks.push(Buffer.from(head, 'utf8'), Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content, 'utf8'), Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
-
 const UPLOAD_URL = '/api/v2/tickets/side_conversations/attachments';
-
-function expectStatus(res: LightMyRequestResponse, status: number): void {
-  assert.equal(res.statusCode, status, `expected ${status}, got ${res.statusCode}: ${res.body.slice(0, 500)}`);
-}
-
-/** The path of an absolute or relative URL, with its query. */
-function pathOf(url: string): string {
-  const u = new URL(url, 'http://localhost');
-  return `${u.pathname}${u.search}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers over one app
@@ -393,7 +279,7 @@ describe(`attachments (${STORE_KIND})`, () => {
     const ticketId = await h.newTicket();
     const res = await h.createSc(ticketId, { attachment_ids: [up.id] });
     expectStatus(res, 201);
-    const out = res.json<WriteEnvelope>();
+    const out = res.json<WriteBody>();
     const scId = out.side_conversation.id;
     const attachments = out.event?.message?.attachments ?? [];
     assert.equal(attachments.length, 1);
@@ -413,7 +299,7 @@ describe(`attachments (${STORE_KIND})`, () => {
     // The events list shows it too.
     const events = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events` });
     expectStatus(events, 200);
-    assert.deepEqual(events.json<EventList>().events[0]!.message?.attachments, [a]);
+    assert.deepEqual(events.json<EventListBody>().events[0]!.message?.attachments, [a]);
 
     const download = await t.request({ method: 'GET', url: expectedPath });
     expectStatus(download, 200);
@@ -448,13 +334,13 @@ describe(`attachments (${STORE_KIND})`, () => {
     const ticketId = await h.newTicket();
     const created = await h.createSc(ticketId, {});
     expectStatus(created, 201);
-    const scId = created.json<WriteEnvelope>().side_conversation.id;
+    const scId = created.json<WriteBody>().side_conversation.id;
     const png = makePng(3, 2);
     const up = await h.uploadOk(png, 'shot.png', 'image/png');
 
     const res = await h.reply(ticketId, scId, { body: 'Screenshot attached', attachment_ids: [up.id] }, agent.auth);
     expectStatus(res, 200);
-    const event = res.json<WriteEnvelope>().event;
+    const event = res.json<WriteBody>().event;
     assert.equal(event?.type, 'reply');
     const a = event?.message?.attachments[0];
     assert.ok(a);
@@ -468,7 +354,7 @@ describe(`attachments (${STORE_KIND})`, () => {
     assert.equal(new URL(a.content_url, 'http://localhost').pathname, expectedPath);
 
     const events = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events` });
-    const list = events.json<EventList>().events;
+    const list = events.json<EventListBody>().events;
     assert.deepEqual(list.map((e) => e.message?.attachments.length), [0, 1]);
     assert.deepEqual(list[1]!.message?.attachments[0], a);
 
@@ -485,7 +371,7 @@ describe(`attachments (${STORE_KIND})`, () => {
     const mine = await h.uploadOk(await randomBinary(1_000), 'mine.bin');
     const created = await h.createSc(ticketId, { attachment_ids: [mine.id] });
     expectStatus(created, 201);
-    const scId = created.json<WriteEnvelope>().side_conversation.id;
+    const scId = created.json<WriteBody>().side_conversation.id;
     const boundRowBefore = await h.attachmentRow(mine.id);
 
     const foreignRes = await h.upload(await randomBinary(1_000), 'acme.bin', 'application/octet-stream', { auth: acme.admin.auth, host: acmeHost });
@@ -525,24 +411,24 @@ describe(`attachments (${STORE_KIND})`, () => {
     // The fresh one can still be used.
     const ok = await h.reply(ticketId, scId, { body: 'Now with a file', attachment_ids: [fresh.id] });
     expectStatus(ok, 200);
-    assert.deepEqual(ok.json<WriteEnvelope>().event?.message?.attachments.map((a) => a.id), [fresh.id]);
+    assert.deepEqual(ok.json<WriteBody>().event?.message?.attachments.map((a) => a.id), [fresh.id]);
   });
 
   it('one upload raced onto several messages is bound to exactly one of them', async () => {
     const ticketId = await h.newTicket();
     const created = await h.createSc(ticketId, {});
     expectStatus(created, 201);
-    const scId = created.json<WriteEnvelope>().side_conversation.id;
+    const scId = created.json<WriteBody>().side_conversation.id;
     const up = await h.uploadOk(await randomBinary(1_000), 'race.bin');
     const results = await Promise.all(
       [1, 2, 3, 4].map((i) => h.reply(ticketId, scId, { body: `Racer ${i}`, attachment_ids: [up.id] })),
     );
     const statuses = results.map((r) => r.statusCode).sort();
     assert.deepEqual(statuses, [200, 422, 422, 422], results.map((r) => r.body).join('\n'));
-    const winner = results.find((r) => r.statusCode === 200)!.json<WriteEnvelope>().event!;
+    const winner = results.find((r) => r.statusCode === 200)!.json<WriteBody>().event!;
     assert.deepEqual(winner.message?.attachments.map((a) => a.id), [up.id]);
     assert.equal((await h.attachmentRow(up.id)).event_id, winner.id);
-    const list = (await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events` })).json<EventList>().events;
+    const list = (await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events` })).json<EventListBody>().events;
     assert.equal(list.length, 2, 'create and the one accepted reply');
     assert.equal(list.filter((e) => (e.message?.attachments.length ?? 0) > 0).length, 1);
   });
@@ -553,14 +439,14 @@ describe(`attachments (${STORE_KIND})`, () => {
     const ticketId = await h.newTicket();
     const created = await h.createSc(ticketId, { attachment_ids: [up.id] });
     expectStatus(created, 201);
-    const scId = created.json<WriteEnvelope>().side_conversation.id;
+    const scId = created.json<WriteBody>().side_conversation.id;
     const other = await h.createSc(ticketId, {});
     expectStatus(other, 201);
-    const otherScId = other.json<WriteEnvelope>().side_conversation.id;
+    const otherScId = other.json<WriteBody>().side_conversation.id;
     const otherTicketId = await h.newTicket();
     const otherTicketSc = await h.createSc(otherTicketId, {});
     expectStatus(otherTicketSc, 201);
-    const otherTicketScId = otherTicketSc.json<WriteEnvelope>().side_conversation.id;
+    const otherTicketScId = otherTicketSc.json<WriteBody>().side_conversation.id;
     const path = `/api/v2/tickets/${ticketId}/side_conversations/${scId}/attachments/${up.id}/download/secret.bin`;
 
     const anonymous = await t.request({ method: 'GET', url: path, auth: null });
@@ -736,7 +622,7 @@ describe(`attachments on disk (${STORE_KIND})`, () => {
     const ticketId = await h.newTicket();
     const created = await h.createSc(ticketId, { attachment_ids: [up.id] });
     expectStatus(created, 201);
-    const a = created.json<WriteEnvelope>().event?.message?.attachments[0];
+    const a = created.json<WriteBody>().event?.message?.attachments[0];
     assert.ok(a);
     const download = await t.request({ method: 'GET', url: pathOf(a.content_url) });
     expectStatus(download, 200);
@@ -774,7 +660,7 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
   });
   after(async () => t.close());
 
-  async function childConversation(body = 'First message'): Promise<{ ticketId: number; scId: string; childId: number; created: WriteEnvelope }> {
+  async function childConversation(body = 'First message'): Promise<{ ticketId: number; scId: string; childId: number; created: WriteBody }> {
     const ticketId = await h.newTicket();
     const res = await t.request({
       method: 'POST',
@@ -782,7 +668,7 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
       payload: { message: { subject: 'Need tier 2', body, to: [{ support_group_id: groupId, support_agent_id: agent.id }] } },
     });
     expectStatus(res, 201);
-    const created = res.json<WriteEnvelope>();
+    const created = res.json<WriteBody>();
     const childId = Number(created.side_conversation.external_ids['targetTicketId']);
     assert.ok(Number.isSafeInteger(childId) && childId > 0, JSON.stringify(created.side_conversation.external_ids));
     return { ticketId, scId: created.side_conversation.id, childId, created };
@@ -792,18 +678,6 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
     const res = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/comments` });
     expectStatus(res, 200);
     return res.json<{ comments: Comment[] }>().comments;
-  }
-
-  async function events(ticketId: number, scId: string): Promise<ScEvent[]> {
-    const res = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events` });
-    expectStatus(res, 200);
-    return res.json<EventList>().events;
-  }
-
-  async function showSc(ticketId: number, scId: string): Promise<SideConversation> {
-    const res = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}` });
-    expectStatus(res, 200);
-    return res.json<{ side_conversation: SideConversation }>().side_conversation;
   }
 
   function updateChild(childId: number, ticket: Record<string, unknown>, auth?: string): Promise<LightMyRequestResponse> {
@@ -837,7 +711,7 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
     // (1) A reply on the side conversation is a comment on the child ticket.
     const replied = await h.reply(ticketId, scId, { body: 'Reply from the parent' });
     expectStatus(replied, 200);
-    assert.equal(replied.json<WriteEnvelope>().event?.via, 'api');
+    assert.equal(replied.json<WriteBody>().event?.via, 'api');
     const afterReply = await comments(childId);
     assert.deepEqual(afterReply.map((c) => c.body), ['First message', 'Reply from the parent']);
     assert.equal(afterReply[1]!.via.channel, 'side_conversation');
@@ -846,7 +720,7 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
     // (2) A comment on the child ticket is a reply on the side conversation.
     const childUpdate = await updateChild(childId, { comment: { body: 'From the child' } }, agent.auth);
     expectStatus(childUpdate, 200);
-    const list = await events(ticketId, scId);
+    const list = await eventsOf(t, ticketId, scId);
     const last = list.at(-1)!;
     assert.equal(last.type, 'reply');
     assert.equal(last.via, 'child_ticket');
@@ -856,7 +730,7 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
     assert.equal(last.message?.from.user_id, agent.id);
     assert.equal(last.side_conversation_id, scId);
     assert.equal(last.ticket_id, ticketId);
-    assert.equal((await showSc(ticketId, scId)).preview_text, 'From the child');
+    assert.equal((await showSc(t, ticketId, scId)).preview_text, 'From the child');
 
     // (3) No echo either way.
     const finalComments = await comments(childId);
@@ -876,9 +750,9 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
     const solved = await updateChild(childId, { status: 'solved' }, agent.auth);
     expectStatus(solved, 200);
     assert.equal(solved.json<{ ticket: Ticket }>().ticket.status, 'solved');
-    const closedSc = await showSc(ticketId, scId);
+    const closedSc = await showSc(t, ticketId, scId);
     assert.equal(closedSc.state, 'closed');
-    let list = await events(ticketId, scId);
+    let list = await eventsOf(t, ticketId, scId);
     assert.deepEqual(list.map((e) => `${e.type}/${e.via}`), ['create/api', 'update/child_ticket']);
     assert.deepEqual(list[1]!.updates, { state: 'closed' });
     assert.equal(list[1]!.message, null);
@@ -886,27 +760,27 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
 
     const reopened = await updateChild(childId, { status: 'open' }, agent.auth);
     expectStatus(reopened, 200);
-    const openSc = await showSc(ticketId, scId);
+    const openSc = await showSc(t, ticketId, scId);
     assert.equal(openSc.state, 'open');
-    list = await events(ticketId, scId);
+    list = await eventsOf(t, ticketId, scId);
     assert.deepEqual(list.map((e) => `${e.type}/${e.via}`), ['create/api', 'update/child_ticket', 'update/child_ticket']);
     assert.deepEqual(list[2]!.updates, { state: 'open' });
 
     // A status change that is not solving or reopening (open → pending) records nothing.
     expectStatus(await updateChild(childId, { status: 'pending' }, agent.auth), 200);
-    assert.equal((await events(ticketId, scId)).length, 3);
-    assert.equal((await showSc(ticketId, scId)).state, 'open');
+    assert.equal((await eventsOf(t, ticketId, scId)).length, 3);
+    assert.equal((await showSc(t, ticketId, scId)).state, 'open');
   });
 
   it('a comment and a solve in one child update give a reply then a close', async () => {
     const { ticketId, scId, childId } = await childConversation();
     const res = await updateChild(childId, { status: 'solved', comment: { body: 'Fixed it' } }, agent.auth);
     expectStatus(res, 200);
-    const list = await events(ticketId, scId);
+    const list = await eventsOf(t, ticketId, scId);
     assert.deepEqual(list.map((e) => `${e.type}/${e.via}`), ['create/api', 'reply/child_ticket', 'update/child_ticket']);
     assert.equal(list[1]!.message?.body, 'Fixed it');
     assert.deepEqual(list[2]!.updates, { state: 'closed' });
-    assert.equal((await showSc(ticketId, scId)).state, 'closed');
+    assert.equal((await showSc(t, ticketId, scId)).state, 'closed');
   });
 
   it('a long child comment of emoji is mirrored with a preview that does not split a character', async () => {
@@ -914,7 +788,7 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
     const body = '\u{1F525}'.repeat(200);
     const res = await updateChild(childId, { comment: { body } }, agent.auth);
     expectStatus(res, 200);
-    const last = (await events(ticketId, scId)).at(-1)!;
+    const last = (await eventsOf(t, ticketId, scId)).at(-1)!;
     assert.equal(last.via, 'child_ticket');
     assert.equal(last.message?.body, body);
     const preview = last.message?.preview_text ?? '';
@@ -927,18 +801,18 @@ describe(`child-ticket side conversations (${STORE_KIND})`, () => {
     const closed = await updateChild(childId, { status: 'closed' }, agent.auth);
     expectStatus(closed, 200);
     assert.equal(closed.json<{ ticket: Ticket }>().ticket.status, 'closed');
-    assert.equal((await showSc(ticketId, scId)).state, 'closed');
+    assert.equal((await showSc(t, ticketId, scId)).state, 'closed');
 
     const before = await h.counts();
-    const eventsBefore = await events(ticketId, scId);
+    const eventsBefore = await eventsOf(t, ticketId, scId);
     const res = await h.reply(ticketId, scId, { body: 'Anyone there?' });
     expectStatus(res, 422);
     const body = res.json<ErrorBody>();
     assert.equal(body.error, 'RecordInvalid');
     assert.ok(body.details && Object.keys(body.details).length > 0, res.body);
     assert.deepEqual(await h.counts(), before);
-    assert.deepEqual(await events(ticketId, scId), eventsBefore);
-    assert.equal((await showSc(ticketId, scId)).state, 'closed', 'not reopened by the refused reply');
+    assert.deepEqual(await eventsOf(t, ticketId, scId), eventsBefore);
+    assert.equal((await showSc(t, ticketId, scId)).state, 'closed', 'not reopened by the refused reply');
     assert.deepEqual((await comments(childId)).map((c) => c.body), ['First message']);
 
     // The closed child takes no more updates itself either.

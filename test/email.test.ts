@@ -20,10 +20,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { LightMyRequestResponse } from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import pg from 'pg';
 import type { SMTPServer } from 'smtp-server';
 import { DatabaseBlobStore } from '../src/attachments/storage.js';
 import { createAttachmentsService } from '../src/attachments/service.js';
@@ -32,7 +30,9 @@ import { createSmtpListener } from '../src/channels/email/smtp-listener.js';
 import { openStore } from '../src/db/store.js';
 import type { Database, OutboxRow } from '../src/db/types.js';
 import { backoffMs, Relay, type Channel, type RelayLogger, type RelayOptions } from '../src/outbox/relay.js';
-import { countRows, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
+import { countRows, createTempDatabase, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
+import { eventsOf, expectStatus, multipartFile, showSc } from './helpers/api.js';
+import type { ScEvent, WriteBody } from './helpers/api-types.js';
 import { freePort, runSideline, startServer, type ServerProcess } from './helpers/server.js';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.js';
 
@@ -45,67 +45,8 @@ const INBOUND_SECRET = 'a-long-shared-secret';
 const REPLY_TO = /^reply\+([0-9a-f]{32})@inbound\.test$/;
 
 // ---------------------------------------------------------------------------------------------
-// Response shapes (only what the tests read)
+// Response shapes (only what the tests read; the shared ones in helpers/api-types.ts)
 // ---------------------------------------------------------------------------------------------
-
-interface Participant {
-  user_id: number | null;
-  name: string | null;
-  email: string | null;
-}
-
-interface Delivery {
-  recipient: string;
-  status: 'queued' | 'sent' | 'failed';
-  reason: string | null;
-  updated_at: string;
-}
-
-interface MessageAttachment {
-  id: string;
-  file_name: string;
-  content_type: string;
-  content_url: string;
-  size: number;
-}
-
-interface ScEvent {
-  id: string;
-  side_conversation_id: string;
-  ticket_id: number;
-  actor: Participant;
-  type: string;
-  via: string;
-  created_at: string;
-  message: {
-    subject: string | null;
-    body: string;
-    html_body: string;
-    preview_text: string;
-    from: Participant;
-    to: Participant[];
-    attachments: MessageAttachment[];
-    deliveries: Delivery[];
-    external_ids: Record<string, string>;
-  } | null;
-  updates: Record<string, unknown>;
-}
-
-interface SideConversation {
-  id: string;
-  ticket_id: number;
-  subject: string;
-  state: string;
-  participants: Participant[];
-  state_updated_at: string;
-  preview_text: string;
-}
-
-interface WriteEnvelope {
-  event: ScEvent | null;
-  side_conversation: SideConversation;
-  updates: Record<string, unknown>;
-}
 
 interface InboundEnvelope {
   inbound_email: { side_conversation_id: string; ticket_id: number; event_id: string | null; duplicate: boolean };
@@ -114,10 +55,6 @@ interface InboundEnvelope {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
-
-function expectStatus(res: LightMyRequestResponse, status: number): void {
-  assert.equal(res.statusCode, status, `expected ${status}, got ${res.statusCode}: ${res.body.slice(0, 500)}`);
-}
 
 async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -188,17 +125,6 @@ async function dbNow(db: Kysely<Database>): Promise<string> {
   return result.rows[0]!.now;
 }
 
-/** A multipart/form-data body with one file in the field "file". */
-function multipartFile(fileName: string, contentType: string, content: Buffer): { payload: Buffer; headers: Record<string, string> } {
-  const boundary = `----sideline${randomBytes(8).toString('hex')}`;
-  const payload = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\nContent-Type: ${contentType}\r\n\r\n`),
-    content,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
-
 /** Runs swaks against a server; a refusal is a non-zero exit with the transcript, not an exception. */
 async function swaks(port: number, args: string[]): Promise<{ code: number; transcript: string }> {
   try {
@@ -257,34 +183,22 @@ async function createEmailSc(
   ticketId: number,
   message: { subject?: string; body: string; to: Array<{ email: string; name?: string }>; attachment_ids?: string[]; html_body?: string },
   auth = agent.auth,
-): Promise<WriteEnvelope> {
+): Promise<WriteBody> {
   const res = await t.request({ method: 'POST', url: `/api/v2/tickets/${ticketId}/side_conversations`, payload: { message }, auth });
   expectStatus(res, 201);
-  return res.json<WriteEnvelope>();
+  return res.json<WriteBody>();
 }
 
-async function replyByApi(ticketId: number, scId: string, body: string, auth = agent.auth): Promise<WriteEnvelope> {
+async function replyByApi(ticketId: number, scId: string, body: string, auth = agent.auth): Promise<WriteBody> {
   const res = await t.request({ method: 'POST', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/reply`, payload: { message: { body } }, auth });
   expectStatus(res, 200);
-  return res.json<WriteEnvelope>();
-}
-
-async function eventsOf(ticketId: number, scId: string): Promise<ScEvent[]> {
-  const res = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events` });
-  expectStatus(res, 200);
-  return res.json<{ events: ScEvent[] }>().events;
+  return res.json<WriteBody>();
 }
 
 async function eventById(ticketId: number, scId: string, eventId: string): Promise<ScEvent> {
-  const event = (await eventsOf(ticketId, scId)).find((e) => e.id === eventId);
+  const event = (await eventsOf(t, ticketId, scId)).find((e) => e.id === eventId);
   assert.ok(event, `event ${eventId} is listed`);
   return event;
-}
-
-async function showSc(ticketId: number, scId: string): Promise<SideConversation> {
-  const res = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}` });
-  expectStatus(res, 200);
-  return res.json<{ side_conversation: SideConversation }>().side_conversation;
 }
 
 async function uploadFile(fileName: string, bytes: Buffer, contentType = 'application/octet-stream'): Promise<{ id: string; file_name: string }> {
@@ -828,29 +742,13 @@ async function apiPost<T>(server: ServerProcess, path: string, body: unknown): P
 }
 
 /** A new database on the PostgreSQL server of DATABASE_URL, for a process of its own. */
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const serverUrl = process.env['DATABASE_URL']!;
-  const name = `sideline_email_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const again = new pg.Client({ connectionString: serverUrl });
-      await again.connect();
-      await again.query(`drop database if exists ${name} with (force)`);
-      await again.end();
-    },
-  };
+function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  return createTempDatabase(process.env['DATABASE_URL']!, 'sideline_email');
 }
 
 /** Kills whatever is still running (SIGKILL) and waits for every process to end. */
 async function reap(processes: ServerProcess[]): Promise<void> {
-  for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  for (const p of processes) p.kill('SIGKILL');
   await Promise.all(processes.map((p) => p.exited));
 }
 
@@ -859,7 +757,7 @@ async function queueBatch(server: ServerProcess): Promise<{ ticketId: number; me
   const ticket = await apiPost<{ ticket: { id: number } }>(server, '/api/v2/tickets.json', { ticket: { subject: 'Kill -9', comment: { body: 'batch' } } });
   const messageIds = new Set<string>();
   for (let i = 0; i < BATCH; i++) {
-    const created = await apiPost<WriteEnvelope>(server, `/api/v2/tickets/${ticket.ticket.id}/side_conversations.json`, {
+    const created = await apiPost<WriteBody>(server, `/api/v2/tickets/${ticket.ticket.id}/side_conversations.json`, {
       message: { subject: `Batch message ${i}`, body: `Body ${i}`, to: [{ email: `vendor${i}@example.com` }] },
     });
     messageIds.add(`<${created.event!.id}@${SUPPORT_DOMAIN}>`);
@@ -919,9 +817,9 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       const first = runSideline(['relay'], relayEnv);
       started.push(first);
       await sink.waitForMessages(3, 60_000);
-      first.child.kill('SIGKILL');
+      first.proc.kill('SIGKILL');
       await first.exited;
-      const dead = await claimsOfTheDead(store.db, `relay-${first.child.pid}-`);
+      const dead = await claimsOfTheDead(store.db, `relay-${first.pid}-`);
       assert.ok(dead.rows > 0, 'killed mid-batch, holding claims');
       assert.ok(dead.longestMs <= 3_000, `the lease is bounded by RELAY_LEASE_MS (${dead.longestMs} ms left)`);
       ctx.diagnostic(`the killed relay held ${dead.rows} claims; ${sink.messages.length} messages had arrived`);
@@ -930,7 +828,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       started.push(second);
       const db = store.db;
       await waitUntil('the outbox to have no pending rows', async () => (await db.selectFrom('outbox').select('id').where('status', '=', 'pending').execute()).length === 0, 120_000, 200);
-      second.child.kill('SIGTERM');
+      second.proc.kill('SIGTERM');
       assert.equal(await second.exited, 0, second.output());
       assert.match(second.output(), /relay stopped cleanly/);
 
@@ -954,7 +852,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       const queuer = await startServer({ ...env, RELAY: 'off' });
       started.push(queuer);
       const { ticketId, messageIds } = await queueBatch(queuer);
-      queuer.child.kill('SIGTERM');
+      queuer.proc.kill('SIGTERM');
       assert.equal(await queuer.exited, 0, queuer.output());
 
       // The default lease (5 minutes): only the restart's own release of dead claims can finish in time.
@@ -962,7 +860,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       const doomed = await startServer(relayEnv);
       started.push(doomed);
       await sink.waitForMessages(3, 60_000);
-      doomed.child.kill('SIGKILL');
+      doomed.proc.kill('SIGKILL');
       await doomed.exited;
       assert.ok(sink.messages.length < BATCH, 'killed mid-batch');
 
@@ -970,7 +868,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       const store = await openStore({ dataDir: dir });
       let dead: { rows: number; longestMs: number };
       try {
-        dead = await claimsOfTheDead(store.db, `relay-${doomed.child.pid}-`);
+        dead = await claimsOfTheDead(store.db, `relay-${doomed.pid}-`);
       } finally {
         await store.close();
       }
@@ -995,7 +893,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       const released = /"released":(\d+)[^\n]*released outbox claims of a previous process/.exec(restarted.output());
       assert.ok(released, 'the restarted server says it took back the dead claims');
       assert.equal(Number(released[1]), dead.rows);
-      restarted.child.kill('SIGTERM');
+      restarted.proc.kill('SIGTERM');
       assert.equal(await restarted.exited, 0, restarted.output());
 
       const after = await openStore({ dataDir: dir });
@@ -1024,7 +922,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       await queueBatch(queuer);
       // The embedded store is one process's: stop the API before the relay opens it.
       if (!database) {
-        queuer.child.kill('SIGTERM');
+        queuer.proc.kill('SIGTERM');
         assert.equal(await queuer.exited, 0, queuer.output());
       }
       // One delivery at a time, so "the delivery in hand" is exactly one message.
@@ -1032,7 +930,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       started.push(relay);
       await sink.waitForMessages(2, 60_000);
       const atSignal = sink.messages.length;
-      relay.child.kill('SIGTERM');
+      relay.proc.kill('SIGTERM');
       assert.equal(await relay.exited, 0, relay.output());
       assert.match(relay.output(), /relay stopped cleanly/);
       assert.ok(sink.messages.length <= atSignal + 1, `after SIGTERM only the delivery in hand finishes: ${atSignal} before, ${sink.messages.length} after`);
@@ -1082,7 +980,7 @@ describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
 
       const ticket = await apiPost<{ ticket: { id: number } }>(server, '/api/v2/tickets.json', { ticket: { subject: 'Through the CLI', comment: { body: 'x' } } });
       const ticketId = ticket.ticket.id;
-      const created = await apiPost<WriteEnvelope>(server, `/api/v2/tickets/${ticketId}/side_conversations.json`, {
+      const created = await apiPost<WriteBody>(server, `/api/v2/tickets/${ticketId}/side_conversations.json`, {
         message: { subject: 'Toner order', body: 'Please send 3 cartridges.', to: [{ email: 'vendor@example.com', name: 'Vendor Person' }] },
       });
       const scId = created.side_conversation.id;
@@ -1137,7 +1035,7 @@ describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
       assert.equal(afterHttp.at(-1)?.message?.body, 'And the invoice is paid.');
       assert.equal(sink.messages.length, 1, 'inbound mail is not sent back out');
 
-      server.child.kill('SIGTERM');
+      server.proc.kill('SIGTERM');
       assert.equal(await server.exited, 0, server.output());
       assert.match(server.output(), /stopped cleanly/);
     } finally {
@@ -1158,13 +1056,13 @@ describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
     try {
       const first = await startServer({ ...base, SUPPORT_ADDRESS: 'support@old-brand.test', RELAY: 'off' });
       started.push(first);
-      first.child.kill('SIGTERM');
+      first.proc.kill('SIGTERM');
       assert.equal(await first.exited, 0, first.output());
 
       const second = await startServer({ ...base, SUPPORT_ADDRESS: 'help@new-brand.test', SMTP_URL: sink.url, RELAY_POLL_MS: '100' });
       started.push(second);
       const ticket = await apiPost<{ ticket: { id: number } }>(second, '/api/v2/tickets.json', { ticket: { subject: 'Rebrand', comment: { body: 'x' } } });
-      const created = await apiPost<WriteEnvelope>(second, `/api/v2/tickets/${ticket.ticket.id}/side_conversations.json`, {
+      const created = await apiPost<WriteBody>(second, `/api/v2/tickets/${ticket.ticket.id}/side_conversations.json`, {
         message: { subject: 'After the rebrand', body: 'Hello from the new address.', to: [{ email: 'vendor@example.com' }] },
       });
       await sink.waitForMessages(1, 30_000);
@@ -1172,7 +1070,7 @@ describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
       assert.equal(sink.messages[0]!.mailFrom, 'help@new-brand.test');
       assert.deepEqual(addresses(mail.from), [{ name: 'Administrator', address: 'help@new-brand.test' }]);
       assert.equal(mail.messageId, `<${created.event!.id}@new-brand.test>`);
-      second.child.kill('SIGTERM');
+      second.proc.kill('SIGTERM');
       assert.equal(await second.exited, 0, second.output());
     } finally {
       await reap(started);
@@ -1256,7 +1154,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     const conv = await conversationWithVendor('Stock check');
     const closed = await t.request({ method: 'PUT', url: `/api/v2/tickets/${conv.ticketId}/side_conversations/${conv.scId}`, payload: { side_conversation: { state: 'closed' } } });
     expectStatus(closed, 200);
-    const closedAt = closed.json<WriteEnvelope>().side_conversation.state_updated_at;
+    const closedAt = closed.json<WriteBody>().side_conversation.state_updated_at;
     const attachment = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(1500)]);
     const outboxBefore = await countRows(t.db, 'outbox');
 
@@ -1276,7 +1174,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     assert.equal(sent.code, 0, sent.transcript);
     assert.match(finalAnswer(sent.transcript), /^250 Recorded/);
 
-    const events = await eventsOf(conv.ticketId, conv.scId);
+    const events = await eventsOf(t, conv.ticketId, conv.scId);
     const reply = events.at(-1)!;
     assert.equal(reply.type, 'reply');
     assert.equal(reply.via, 'email');
@@ -1293,7 +1191,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     // Mail that came in is not sent back out.
     assert.deepEqual(reply.message?.deliveries, []);
     assert.equal(await countRows(t.db, 'outbox'), outboxBefore);
-    const sc = await showSc(conv.ticketId, conv.scId);
+    const sc = await showSc(t, conv.ticketId, conv.scId);
     assert.equal(sc.state, 'open', 'the reply reopened the closed conversation');
     assert.ok(Date.parse(sc.state_updated_at) >= Date.parse(closedAt));
     assert.equal(sc.preview_text.startsWith('Thanks, we have 12 units in stock.'), true);
@@ -1326,17 +1224,17 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
       '--body', 'Adding myself to this thread.',
     ]);
     assert.equal(sent.code, 0, sent.transcript);
-    const reply = (await eventsOf(conv.ticketId, conv.scId)).at(-1)!;
+    const reply = (await eventsOf(t, conv.ticketId, conv.scId)).at(-1)!;
     assert.equal(reply.via, 'email');
     assert.deepEqual(reply.actor, { user_id: colleague.id, name: 'Dana Colleague', email: colleague.email });
     assert.equal(reply.message?.body, 'Adding myself to this thread.');
-    const sc = await showSc(conv.ticketId, conv.scId);
+    const sc = await showSc(t, conv.ticketId, conv.scId);
     assert.ok(sc.participants.some((p) => p.user_id === colleague.id && p.email === colleague.email), 'the sender joined the conversation');
   });
 
   it('threading by In-Reply-To alone: taken from a participant, refused with 550 for anyone else', async () => {
     const conv = await conversationWithVendor('Header threading');
-    const eventsBefore = (await eventsOf(conv.ticketId, conv.scId)).length;
+    const eventsBefore = (await eventsOf(t, conv.ticketId, conv.scId)).length;
     const stranger = await swaks(port, [
       '--from', 'stranger@example.com',
       '--to', `support@${INBOUND_DOMAIN}`,
@@ -1346,7 +1244,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     ]);
     assert.notEqual(stranger.code, 0);
     assert.match(finalAnswer(stranger.transcript), /^550 .*stranger@example\.com is not a participant/);
-    assert.equal((await eventsOf(conv.ticketId, conv.scId)).length, eventsBefore);
+    assert.equal((await eventsOf(t, conv.ticketId, conv.scId)).length, eventsBefore);
 
     const participant = await swaks(port, [
       '--from', 'vendor@example.com',
@@ -1358,7 +1256,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     ]);
     assert.equal(participant.code, 0, participant.transcript);
     assert.match(finalAnswer(participant.transcript), /^250 Recorded/);
-    const events = await eventsOf(conv.ticketId, conv.scId);
+    const events = await eventsOf(t, conv.ticketId, conv.scId);
     assert.equal(events.length, eventsBefore + 1);
     assert.equal(events.at(-1)!.message?.body, 'Answering without the reply address.');
     assert.deepEqual(events.at(-1)!.actor, { user_id: null, name: 'Vendor Person', email: 'vendor@example.com' });
@@ -1381,7 +1279,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
 
   it('the same message (same Message-ID) sent twice records one event', async () => {
     const conv = await conversationWithVendor('Duplicate delivery');
-    const eventsBefore = (await eventsOf(conv.ticketId, conv.scId)).length;
+    const eventsBefore = (await eventsOf(t, conv.ticketId, conv.scId)).length;
     const args = [
       '--from', 'vendor@example.com',
       '--to', conv.replyTo,
@@ -1396,7 +1294,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     const second = await swaks(port, args);
     assert.equal(second.code, 0, second.transcript);
     assert.match(finalAnswer(second.transcript), /^250 Already received/);
-    const events = await eventsOf(conv.ticketId, conv.scId);
+    const events = await eventsOf(t, conv.ticketId, conv.scId);
     assert.equal(events.length, eventsBefore + 1);
     assert.equal(events.filter((e) => e.message?.body === 'Sent once, delivered twice.').length, 1);
     assert.equal((await t.db.selectFrom('email_messages').select('id').where('message_id', '=', '<dup-42@vendor.example>').execute()).length, 1);
@@ -1404,7 +1302,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
 
   it('the same message arriving twice at the same moment records one event, and every copy is acknowledged', async () => {
     const conv = await conversationWithVendor('Concurrent duplicate');
-    const eventsBefore = (await eventsOf(conv.ticketId, conv.scId)).length;
+    const eventsBefore = (await eventsOf(t, conv.ticketId, conv.scId)).length;
     const args = [
       '--from', 'vendor@example.com',
       '--to', conv.replyTo,
@@ -1419,7 +1317,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
       assert.match(finalAnswer(r.transcript), /^250 (Recorded|Already received)/);
     }
     assert.equal(results.filter((r) => /^250 Recorded/.test(finalAnswer(r.transcript))).length, 1);
-    const events = await eventsOf(conv.ticketId, conv.scId);
+    const events = await eventsOf(t, conv.ticketId, conv.scId);
     assert.equal(events.length, eventsBefore + 1);
     assert.equal(events.at(-1)!.message?.body, 'Raced through two MX hosts.');
   });
@@ -1427,7 +1325,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
   it('bad mail (garbage MIME, over the size limit, no From) gets a clear refusal and the listener takes the next good message', async () => {
     const conv = await conversationWithVendor('Bad mail');
     const token = conv.replyTo;
-    const eventsBefore = (await eventsOf(conv.ticketId, conv.scId)).length;
+    const eventsBefore = (await eventsOf(t, conv.ticketId, conv.scId)).length;
     const good = async (server: number, body: string) => {
       const ok = await swaks(server, ['--from', 'vendor@example.com', '--to', token, '--h-From', 'vendor@example.com', '--header', `Subject: Re: ${conv.subject}`, '--body', body]);
       assert.equal(ok.code, 0, ok.transcript);
@@ -1454,7 +1352,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     assert.match(finalAnswer(big.transcript), /^552 .*size limit of 4096 bytes/);
     await good(smallPort, 'Small enough.');
 
-    const bodies = (await eventsOf(conv.ticketId, conv.scId)).slice(eventsBefore).map((e) => e.message?.body);
+    const bodies = (await eventsOf(t, conv.ticketId, conv.scId)).slice(eventsBefore).map((e) => e.message?.body);
     assert.deepEqual(bodies, ['Still here after the garbage.', 'Still here after the anonymous one.', 'Small enough.'], 'only the good messages were recorded');
     assert.equal(listenerLog.filter((e) => e.level === 'error').length, 0, JSON.stringify(listenerLog.filter((e) => e.level === 'error')));
   });
@@ -1512,7 +1410,7 @@ describe(`inbound email by HTTP (${STORE_KIND})`, () => {
     const again = await post(raw, `Basic ${Buffer.from(`mailgun:${INBOUND_SECRET}`).toString('base64')}`);
     expectStatus(again, 200);
     assert.deepEqual(again.json<InboundEnvelope>(), { inbound_email: { ...out, duplicate: true } });
-    assert.equal((await eventsOf(conv.ticketId, conv.scId)).filter((e) => e.via === 'email').length, 1);
+    assert.equal((await eventsOf(t, conv.ticketId, conv.scId)).filter((e) => e.via === 'email').length, 1);
   });
 
   it('a wrong or missing secret is 401 and records nothing', async () => {
@@ -1527,7 +1425,7 @@ describe(`inbound email by HTTP (${STORE_KIND})`, () => {
     }
     assert.equal(await countRows(t.db, 'side_conversation_events'), events);
     assert.equal(await countRows(t.db, 'email_messages'), messages);
-    assert.equal((await eventsOf(conv.ticketId, conv.scId)).length, 1);
+    assert.equal((await eventsOf(t, conv.ticketId, conv.scId)).length, 1);
   });
 
   it('a message over the size limit is 413 and records nothing', async () => {

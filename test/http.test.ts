@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { basic, countRows, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
+import { NOT_FOUND, UNAUTHORIZED } from './helpers/api.js';
 
 interface SimpleErrorBody {
   error: string;
@@ -32,8 +33,6 @@ interface OpenApiDocument {
   paths: Record<string, Record<string, unknown>>;
 }
 
-const UNAUTHORIZED = { error: "Couldn't authenticate you" };
-const NOT_FOUND = { error: 'RecordNotFound', description: 'Not found' };
 const SIDE_CONVERSATIONS = '/api/v2/tickets/{ticket_id}/side_conversations';
 const SIDE_CONVERSATION = '/api/v2/tickets/{ticket_id}/side_conversations/{side_conversation_id}';
 

@@ -6,10 +6,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { randomBytes } from 'node:crypto';
 import { runSideline, startServer, type ServerProcess } from './helpers/server.js';
-import { STORE_KIND } from './helpers/app.js';
+import { createTempDatabase, STORE_KIND } from './helpers/app.js';
 
 const exec = promisify(execFile);
 const ADMIN = { SIDELINE_ADMIN_EMAIL: 'owner@example.com', SIDELINE_ADMIN_PASSWORD: 'a-long-admin-password' };
@@ -51,12 +49,12 @@ describe('the process: configuration, data directory lock, shutdown', () => {
       const second = runSideline(['serve'], { DATA_DIR: dir, DATABASE_URL: '', PORT: '0', ...ADMIN });
       assert.equal(await second.exited, 1);
       assert.ok(second.output().includes(dir), second.output());
-      assert.ok(second.output().includes(`pid ${first.child.pid}`), second.output());
+      assert.ok(second.output().includes(`pid ${first.pid}`), second.output());
       // The first one is untouched and still serves.
       const health = await fetch(`${first.baseUrl}/healthz`);
       assert.deepEqual(await health.json(), { status: 'ok' });
     } finally {
-      first.child.kill('SIGTERM');
+      first.proc.kill('SIGTERM');
       await first.exited;
       rmSync(dir, { recursive: true, force: true });
     }
@@ -68,7 +66,7 @@ describe('the process: configuration, data directory lock, shutdown', () => {
     const inFlight = slowPost(server.port, '/api/v2/tickets.json', basicAuth, JSON.stringify({ ticket: { subject: 'Drain me', comment: { body: 'in flight' } } }));
     // Wait until the server has the request's headers, then ask it to stop.
     await new Promise((r) => setTimeout(r, 300));
-    server.child.kill('SIGTERM');
+    server.proc.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     inFlight.finish();
     const raw = await inFlight.done;
@@ -85,7 +83,7 @@ describe('the process: configuration, data directory lock, shutdown', () => {
       const body = (await res.json()) as { ticket: { subject: string } };
       assert.equal(body.ticket.subject, 'Drain me');
     } finally {
-      again.child.kill('SIGINT');
+      again.proc.kill('SIGINT');
       assert.equal(await again.exited, 0);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -95,7 +93,7 @@ describe('the process: configuration, data directory lock, shutdown', () => {
     const dir = tempDir();
     try {
       const first = await startServer({ DATA_DIR: dir, DATABASE_URL: '', SIDELINE_ADMIN_EMAIL: '', SIDELINE_ADMIN_PASSWORD: '' });
-      first.child.kill('SIGTERM');
+      first.proc.kill('SIGTERM');
       await first.exited;
       const match = /email:\s+(\S+)\n\s+password: (\S+)/.exec(first.output());
       assert.ok(match, first.output());
@@ -110,7 +108,7 @@ describe('the process: configuration, data directory lock, shutdown', () => {
         assert.equal(me.status, 200);
         assert.equal(((await me.json()) as { user: { role: string } }).user.role, 'admin');
       } finally {
-        second.child.kill('SIGTERM');
+        second.proc.kill('SIGTERM');
         await second.exited;
       }
     } finally {
@@ -130,26 +128,15 @@ describe(`the reference's curl samples against a real socket (${STORE_KIND})`, (
     env = { DATA_DIR: dir, DATABASE_URL: '', ...ADMIN };
     const serverUrl = process.env['DATABASE_URL'];
     if (serverUrl) {
-      const name = `sideline_proc_${randomBytes(4).toString('hex')}`;
-      const client = new pg.Client({ connectionString: serverUrl });
-      await client.connect();
-      await client.query(`create database ${name}`);
-      await client.end();
-      const url = new URL(serverUrl);
-      url.pathname = `/${name}`;
-      env['DATABASE_URL'] = url.toString();
-      dropDatabase = async () => {
-        const c = new pg.Client({ connectionString: serverUrl });
-        await c.connect();
-        await c.query(`drop database if exists ${name} with (force)`);
-        await c.end();
-      };
+      const database = await createTempDatabase(serverUrl, 'sideline_proc');
+      env['DATABASE_URL'] = database.url;
+      dropDatabase = database.drop;
     }
     server = await startServer(env);
   });
 
   after(async () => {
-    server.child.kill('SIGTERM');
+    server.proc.kill('SIGTERM');
     await server.exited;
     await dropDatabase();
     rmSync(dir, { recursive: true, force: true });
@@ -258,7 +245,7 @@ describe('create-token on the embedded store', () => {
         assert.equal(wrong.status, 401);
         assert.deepEqual(await wrong.json(), { error: "Couldn't authenticate you" });
       } finally {
-        server.child.kill('SIGTERM');
+        server.proc.kill('SIGTERM');
         await server.exited;
       }
     } finally {

@@ -12,91 +12,12 @@ import type { LightMyRequestResponse } from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../src/db/types.js';
 import { ADMIN_EMAIL, countRows, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
+import { eventsOf, expectStatus, showSc } from './helpers/api.js';
+import type { EventListBody, ListBody, ScEvent, ShowBody, ValidationErrorBody, WriteBody } from './helpers/api-types.js';
 
 // ---------------------------------------------------------------------------------------------
-// Response shapes (only what the tests read)
+// Response shapes (only what the tests read; the shared ones in helpers/api-types.ts)
 // ---------------------------------------------------------------------------------------------
-
-interface Participant {
-  user_id: number | null;
-  name: string | null;
-  email: string | null;
-  slack_workspace_id?: string;
-  slack_channel_id?: string;
-  support_group_id?: number;
-  support_agent_id?: number | null;
-  msteams_channel_id?: string;
-}
-
-interface SideConversation {
-  url: string;
-  id: string;
-  ticket_id: number;
-  subject: string;
-  preview_text: string;
-  state: string;
-  participants: Participant[];
-  created_at: string;
-  updated_at: string;
-  message_added_at: string;
-  state_updated_at: string;
-  external_ids: Record<string, string>;
-}
-
-interface EventMessage {
-  subject: string | null;
-  body: string;
-  html_body: string;
-  preview_text: string;
-  from: Participant;
-  to: Participant[];
-  attachments: unknown[];
-  external_ids: Record<string, string>;
-}
-
-interface ScEvent {
-  id: string;
-  side_conversation_id: string;
-  ticket_id: number;
-  actor: { user_id: number | null; name: string | null; email: string | null };
-  type: string;
-  via: string;
-  created_at: string;
-  message: EventMessage | null;
-  updates: Record<string, unknown>;
-}
-
-interface WriteEnvelope {
-  event: ScEvent | null;
-  side_conversation: SideConversation;
-  updates: Record<string, unknown>;
-}
-
-interface ShowEnvelope {
-  side_conversation: SideConversation;
-  events?: ScEvent[];
-}
-
-interface ListEnvelope {
-  side_conversations: SideConversation[];
-  events?: ScEvent[];
-  count: number;
-  next_page: string | null;
-  previous_page: string | null;
-}
-
-interface EventList {
-  events: ScEvent[];
-  count: number;
-  next_page: string | null;
-  previous_page: string | null;
-}
-
-interface ValidationBody {
-  error: string;
-  description: string;
-  details: Record<string, Array<{ description: string; error?: string }>>;
-}
 
 interface TicketEnvelope {
   ticket: { id: number };
@@ -110,10 +31,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function later(after: string, before: string, what: string): void {
   assert.ok(Date.parse(after) > Date.parse(before), `${what} should move forward: ${before} → ${after}`);
-}
-
-function expectStatus(res: LightMyRequestResponse, status: number): void {
-  assert.equal(res.statusCode, status, `expected ${status}, got ${res.statusCode}: ${res.body}`);
 }
 
 /**
@@ -157,14 +74,14 @@ describe(`replies and events (${STORE_KIND})`, () => {
     return res.json<TicketEnvelope>().ticket.id;
   }
 
-  async function createSc(ticketId: number, to: Array<Record<string, unknown>> = [{ email: 'vendor@example.com', name: 'Vendor' }], body = 'Hello there'): Promise<WriteEnvelope> {
+  async function createSc(ticketId: number, to: Array<Record<string, unknown>> = [{ email: 'vendor@example.com', name: 'Vendor' }], body = 'Hello there'): Promise<WriteBody> {
     const res = await t.request({
       method: 'POST',
       url: `/api/v2/tickets/${ticketId}/side_conversations`,
       payload: { message: { subject: 'Parts', body, to } },
     });
     expectStatus(res, 201);
-    return res.json<WriteEnvelope>();
+    return res.json<WriteBody>();
   }
 
   function reply(ticketId: number, scId: string, message: Record<string, unknown>, auth?: string | null): Promise<LightMyRequestResponse> {
@@ -174,18 +91,6 @@ describe(`replies and events (${STORE_KIND})`, () => {
       payload: { message },
       ...(auth !== undefined ? { auth } : {}),
     });
-  }
-
-  async function show(ticketId: number, scId: string): Promise<SideConversation> {
-    const res = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}` });
-    expectStatus(res, 200);
-    return res.json<ShowEnvelope>().side_conversation;
-  }
-
-  async function events(ticketId: number, scId: string): Promise<ScEvent[]> {
-    const res = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events` });
-    expectStatus(res, 200);
-    return res.json<EventList>().events;
   }
 
   async function counts(): Promise<Record<string, number>> {
@@ -210,12 +115,12 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const ticketId = await newTicket();
     const created = await createSc(ticketId);
     const scId = created.side_conversation.id;
-    const before = await show(ticketId, scId);
+    const before = await showSc(t, ticketId, scId);
     assert.equal(before.preview_text, 'Hello there');
 
     const res = await reply(ticketId, scId, { body: 'Is it still burning?' }, agent.auth);
     expectStatus(res, 200);
-    const out = res.json<WriteEnvelope>();
+    const out = res.json<WriteBody>();
     assert.deepEqual(Object.keys(out).sort(), ['event', 'side_conversation', 'updates']);
     assert.deepEqual(out.updates, {});
 
@@ -251,7 +156,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     assert.equal(sc.created_at, before.created_at);
 
     // The stored conversation agrees with the envelope.
-    const again = await show(ticketId, scId);
+    const again = await showSc(t, ticketId, scId);
     assert.equal(again.preview_text, 'Is it still burning?');
     assert.equal(again.message_added_at, sc.message_added_at);
   });
@@ -261,7 +166,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const created = await createSc(ticketId, [{ email: 'one@example.com' }, { email: 'two@example.com' }]);
     const res = await reply(ticketId, created.side_conversation.id, { body: 'To both of you' });
     expectStatus(res, 200);
-    const event = res.json<WriteEnvelope>().event;
+    const event = res.json<WriteBody>().event;
     assert.ok(event?.message);
     assert.deepEqual(event.message.from, { user_id: t.admin.id, name: 'Administrator', email: ADMIN_EMAIL });
     assert.deepEqual(event.message.to.map((p) => p.email), ['one@example.com', 'two@example.com']);
@@ -272,7 +177,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const created = await createSc(ticketId);
     const res = await reply(ticketId, created.side_conversation.id, { body: 'With ids', external_ids: { crm: 'C-42' } });
     expectStatus(res, 200);
-    assert.deepEqual(res.json<WriteEnvelope>().event?.message?.external_ids, { crm: 'C-42' });
+    assert.deepEqual(res.json<WriteBody>().event?.message?.external_ids, { crm: 'C-42' });
   });
 
   it('a reply to a closed side conversation reopens it (updates {state:"open"})', async () => {
@@ -285,24 +190,24 @@ describe(`replies and events (${STORE_KIND})`, () => {
       payload: { side_conversation: { state: 'closed' } },
     });
     expectStatus(closed, 200);
-    const closedSc = closed.json<WriteEnvelope>().side_conversation;
+    const closedSc = closed.json<WriteBody>().side_conversation;
     assert.equal(closedSc.state, 'closed');
 
     const res = await reply(ticketId, scId, { body: 'Back again' });
     expectStatus(res, 200);
-    const out = res.json<WriteEnvelope>();
+    const out = res.json<WriteBody>();
     assert.deepEqual(out.updates, { state: 'open' });
     assert.equal(out.side_conversation.state, 'open');
     later(out.side_conversation.state_updated_at, closedSc.state_updated_at, 'state_updated_at');
     later(out.side_conversation.message_added_at, closedSc.message_added_at, 'message_added_at');
     assert.equal(out.event?.type, 'reply');
-    assert.equal((await show(ticketId, scId)).state, 'open');
+    assert.equal((await showSc(t, ticketId, scId)).state, 'open');
 
     // A second reply, now to an open conversation, changes no state.
     const second = await reply(ticketId, scId, { body: 'Still here' });
     expectStatus(second, 200);
-    assert.deepEqual(second.json<WriteEnvelope>().updates, {});
-    assert.equal(second.json<WriteEnvelope>().side_conversation.state_updated_at, out.side_conversation.state_updated_at);
+    assert.deepEqual(second.json<WriteBody>().updates, {});
+    assert.equal(second.json<WriteBody>().side_conversation.state_updated_at, out.side_conversation.state_updated_at);
   });
 
   it('`to` with a new email adds that participant and addresses the reply to it', async () => {
@@ -313,16 +218,16 @@ describe(`replies and events (${STORE_KIND})`, () => {
 
     const res = await reply(ticketId, scId, { body: 'Looping in the supplier', to: [{ email: 'supplier@example.com', name: 'Supplier' }] });
     expectStatus(res, 200);
-    const out = res.json<WriteEnvelope>();
+    const out = res.json<WriteBody>();
     assert.deepEqual(out.event?.message?.to, [{ user_id: null, name: 'Supplier', email: 'supplier@example.com' }]);
     const emails = out.side_conversation.participants.map((p) => p.email);
     assert.deepEqual(emails, [ADMIN_EMAIL, 'vendor@example.com', 'supplier@example.com']);
-    assert.deepEqual((await show(ticketId, scId)).participants.map((p) => p.email), emails);
+    assert.deepEqual((await showSc(t, ticketId, scId)).participants.map((p) => p.email), emails);
 
     // Naming an existing participant adds nobody.
     const again = await reply(ticketId, scId, { body: 'Just the vendor', to: [{ email: 'VENDOR@example.com' }] });
     expectStatus(again, 200);
-    assert.equal(again.json<WriteEnvelope>().side_conversation.participants.length, 3);
+    assert.equal(again.json<WriteBody>().side_conversation.participants.length, 3);
   });
 
   it('`to` of another type on an email conversation is a 422 and writes nothing', async () => {
@@ -332,11 +237,11 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const before = await counts();
     const res = await reply(ticketId, scId, { body: 'Via Slack?', to: [{ slack_workspace_id: 'T123ABC', slack_channel_id: 'C456DEF' }] });
     expectStatus(res, 422);
-    const body = res.json<ValidationBody>();
+    const body = res.json<ValidationErrorBody>();
     assert.equal(body.error, 'RecordInvalid');
     assert.ok(body.details['message.to'], res.body);
     assert.deepEqual(await counts(), before);
-    const sc = await show(ticketId, scId);
+    const sc = await showSc(t, ticketId, scId);
     assert.equal(sc.preview_text, 'Hello there');
     assert.equal(sc.participants.length, 2);
   });
@@ -349,16 +254,16 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const before = await counts();
     const refused = await reply(ticketId, scId, { body: 'Other channel', to: [{ slack_workspace_id: 'T123ABC', slack_channel_id: 'C999XYZ' }] });
     expectStatus(refused, 422);
-    assert.equal(refused.json<ValidationBody>().error, 'RecordInvalid');
-    assert.ok(refused.json<ValidationBody>().details['message.to'], refused.body);
+    assert.equal(refused.json<ValidationErrorBody>().error, 'RecordInvalid');
+    assert.ok(refused.json<ValidationErrorBody>().details['message.to'], refused.body);
     const emailOnSlack = await reply(ticketId, scId, { body: 'By mail', to: [{ email: 'x@example.com' }] });
     expectStatus(emailOnSlack, 422);
-    assert.equal(emailOnSlack.json<ValidationBody>().error, 'RecordInvalid');
+    assert.equal(emailOnSlack.json<ValidationErrorBody>().error, 'RecordInvalid');
     assert.deepEqual(await counts(), before);
 
     const ok = await reply(ticketId, scId, { body: 'In the channel' });
     expectStatus(ok, 200);
-    assert.deepEqual(ok.json<WriteEnvelope>().event?.message?.to, [{ user_id: null, name: null, email: null, ...slack }]);
+    assert.deepEqual(ok.json<WriteBody>().event?.message?.to, [{ user_id: null, name: null, email: null, ...slack }]);
   });
 
   // -------------------------------------------------------------------------------------------
@@ -378,7 +283,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
       const outboxBefore = await countRows(t.db, 'outbox');
       const res = await reply(ticketId, scId, { body: `Reply on ${channel}` });
       expectStatus(res, 200);
-      const eventId = res.json<WriteEnvelope>().event?.id;
+      const eventId = res.json<WriteBody>().event?.id;
       assert.ok(eventId);
       assert.equal(await countRows(t.db, 'outbox'), outboxBefore + 1, channel);
       const rows = await outboxRowsOf(eventId);
@@ -399,7 +304,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const outboxBefore = await countRows(t.db, 'outbox');
     const res = await reply(ticketId, scId, { body: 'To the child' });
     expectStatus(res, 200);
-    const eventId = res.json<WriteEnvelope>().event?.id;
+    const eventId = res.json<WriteBody>().event?.id;
     assert.ok(eventId);
     assert.equal((await outboxRowsOf(eventId)).length, 0);
     assert.equal(await countRows(t.db, 'outbox'), outboxBefore);
@@ -424,7 +329,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
 
     const res = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events.json` });
     expectStatus(res, 200);
-    const list = res.json<EventList>();
+    const list = res.json<EventListBody>();
     assert.equal(list.count, 4);
     assert.equal(list.next_page, null);
     assert.equal(list.previous_page, null);
@@ -482,12 +387,12 @@ describe(`replies and events (${STORE_KIND})`, () => {
       }),
       200,
     );
-    const all = await events(ticketId, scId);
+    const all = await eventsOf(t, ticketId, scId);
     assert.equal(all.length, 4);
 
     const page1 = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events?per_page=2` });
     expectStatus(page1, 200);
-    const p1 = page1.json<EventList>();
+    const p1 = page1.json<EventListBody>();
     assert.equal(p1.count, 4);
     assert.equal(p1.events.length, 2);
     assert.equal(p1.previous_page, null);
@@ -502,7 +407,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
 
     const page2 = await t.request({ method: 'GET', url: `${next.pathname}${next.search}` });
     expectStatus(page2, 200);
-    const p2 = page2.json<EventList>();
+    const p2 = page2.json<EventListBody>();
     assert.equal(p2.count, 4);
     assert.equal(p2.next_page, null);
     assert.ok(p2.previous_page);
@@ -544,7 +449,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
       assert.deepEqual(res.json(), { error: 'RecordNotFound', description: 'Not found' }, c.url);
     }
     // And the right path still works.
-    assert.equal((await events(ticketId, scId)).length, 1);
+    assert.equal((await eventsOf(t, ticketId, scId)).length, 1);
   });
 
   it('?include=events on Show and List sideloads the same events as GET …/events', async () => {
@@ -560,23 +465,23 @@ describe(`replies and events (${STORE_KIND})`, () => {
       }),
       200,
     );
-    const expected = await events(ticketId, scId);
+    const expected = await eventsOf(t, ticketId, scId);
     assert.equal(expected.length, 3);
 
     const showRes = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}?include=events` });
     expectStatus(showRes, 200);
-    assert.deepEqual(showRes.json<ShowEnvelope>().events, expected);
+    assert.deepEqual(showRes.json<ShowBody>().events, expected);
 
     const listRes = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations.json?include=events` });
     expectStatus(listRes, 200);
-    const list = listRes.json<ListEnvelope>();
+    const list = listRes.json<ListBody>();
     assert.equal(list.side_conversations.length, 1);
     assert.deepEqual(list.events, expected);
 
     // Without include, no events key.
     const plain = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}` });
     expectStatus(plain, 200);
-    assert.equal('events' in plain.json<ShowEnvelope>(), false);
+    assert.equal('events' in plain.json<ShowBody>(), false);
   });
 
   // -------------------------------------------------------------------------------------------
@@ -589,7 +494,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const body = 'Line one\n\nLine <two> & "three"';
     const res = await reply(ticketId, created.side_conversation.id, { body });
     expectStatus(res, 200);
-    const message = res.json<WriteEnvelope>().event?.message;
+    const message = res.json<WriteBody>().event?.message;
     assert.ok(message);
     assert.equal(message.body, body);
     assert.equal(message.html_body, '<div class="zd-comment"><p>Line one</p><p>Line &lt;two&gt; &amp; &quot;three&quot;</p></div>');
@@ -605,7 +510,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
       '<a href="javascript:alert(1)">x</a><p><strong>ok</strong></p>';
     const res = await reply(ticketId, scId, { html_body: html });
     expectStatus(res, 200);
-    const out = res.json<WriteEnvelope>();
+    const out = res.json<WriteBody>();
     const message = out.event?.message;
     assert.ok(message);
     for (const bad of ['script', 'onerror', 'javascript:', 'alert']) {
@@ -623,7 +528,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     assert.equal(out.side_conversation.preview_text, message.preview_text);
 
     // Stored as sanitised: the events list shows the same.
-    const listed = (await events(ticketId, scId)).at(-1);
+    const listed = (await eventsOf(t, ticketId, scId)).at(-1);
     assert.equal(listed?.message?.html_body, message.html_body);
   });
 
@@ -635,7 +540,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     assert.equal(body.length, 1000);
     const res = await reply(ticketId, created.side_conversation.id, { body });
     expectStatus(res, 200);
-    const out = res.json<WriteEnvelope>();
+    const out = res.json<WriteBody>();
     for (const preview of [out.event?.message?.preview_text ?? '', out.side_conversation.preview_text]) {
       assert.ok(preview.length > 0);
       assert.ok(preview.length <= 140, `preview has ${preview.length} characters`);
@@ -652,7 +557,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const created = await createSc(ticketId);
     const res = await reply(ticketId, created.side_conversation.id, { body });
     expectStatus(res, 200);
-    const out = res.json<WriteEnvelope>();
+    const out = res.json<WriteBody>();
     assert.equal(out.event?.message?.body, body);
     for (const preview of [out.event?.message?.preview_text ?? '', out.side_conversation.preview_text]) {
       assert.ok(preview.length > 0 && preview.length <= 140, `${preview.length} characters`);
@@ -666,7 +571,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
       payload: { message: { subject: 'Emoji', body, to: [{ email: 'vendor@example.com' }] } },
     });
     expectStatus(onCreate, 201);
-    const preview = onCreate.json<WriteEnvelope>().side_conversation.preview_text;
+    const preview = onCreate.json<WriteBody>().side_conversation.preview_text;
     assert.ok(preview.length <= 140 && !loneSurrogate.test(preview));
   });
 
@@ -682,12 +587,12 @@ describe(`replies and events (${STORE_KIND})`, () => {
     for (const message of [{ body: '   ' }, { body: '' }, {}, { html_body: '<p> </p>' }, { html_body: '<script>alert(1)</script>' }]) {
       const res = await reply(ticketId, scId, message);
       expectStatus(res, 422);
-      const body = res.json<ValidationBody>();
+      const body = res.json<ValidationErrorBody>();
       assert.equal(body.error, 'RecordInvalid');
       assert.ok(body.details['message.body'], `${JSON.stringify(message)} → ${res.body}`);
     }
     assert.deepEqual(await counts(), before);
-    assert.equal((await show(ticketId, scId)).preview_text, 'Hello there');
+    assert.equal((await showSc(t, ticketId, scId)).preview_text, 'Hello there');
   });
 
   it('an external_ids value that is not a string is a 422 and writes nothing', async () => {
@@ -697,12 +602,12 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const before = await counts();
     const res = await reply(ticketId, scId, { body: 'With a bad id', external_ids: { crm: 42 } });
     expectStatus(res, 422);
-    const body = res.json<ValidationBody>();
+    const body = res.json<ValidationErrorBody>();
     assert.equal(body.error, 'RecordInvalid');
     assert.ok(Object.keys(body.details).some((k) => k.startsWith('message.external_ids')), res.body);
     const nested = await reply(ticketId, scId, { body: 'Nested', external_ids: { crm: { id: 'x' } } });
     expectStatus(nested, 422);
-    assert.equal(nested.json<ValidationBody>().error, 'RecordInvalid');
+    assert.equal(nested.json<ValidationErrorBody>().error, 'RecordInvalid');
     assert.deepEqual(await counts(), before);
   });
 
@@ -757,7 +662,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     const before = await counts();
     const res = await reply(ticketId, created.side_conversation.id, { body: 'Spoofed', from: { email: 'ceo@example.com' } });
     expectStatus(res, 422);
-    const body = res.json<ValidationBody>();
+    const body = res.json<ValidationErrorBody>();
     assert.equal(body.error, 'RecordInvalid');
     assert.ok(body.details['message.from'], res.body);
     const asOther = await reply(ticketId, created.side_conversation.id, { body: 'Spoofed', from: { user_id: agent.id } });
@@ -766,7 +671,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
     // Naming oneself is fine.
     const self = await reply(ticketId, created.side_conversation.id, { body: 'Me', from: { user_id: agent.id, email: agent.email } }, agent.auth);
     expectStatus(self, 200);
-    assert.equal(self.json<WriteEnvelope>().event?.message?.from.user_id, agent.id);
+    assert.equal(self.json<WriteBody>().event?.message?.from.user_id, agent.id);
   });
 
   it('an update event carries only the changed fields', async () => {
@@ -779,7 +684,7 @@ describe(`replies and events (${STORE_KIND})`, () => {
       payload: { side_conversation: { subject: 'New subject', state: 'open' } },
     });
     expectStatus(res, 200);
-    const list = await events(ticketId, scId);
+    const list = await eventsOf(t, ticketId, scId);
     assert.deepEqual(list.map((e) => e.type), ['create', 'update']);
     assert.deepEqual(list[1]!.updates, { subject: 'New subject' });
     assert.equal(list[1]!.message, null);

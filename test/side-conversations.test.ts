@@ -8,89 +8,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { ADMIN_EMAIL, basic, countRows, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
+import { FORBIDDEN, NOT_FOUND, UNAUTHORIZED } from './helpers/api.js';
+import type { ErrorBody, ListBody, ShowBody, SideConversation, ValidationErrorBody, WriteBody } from './helpers/api-types.js';
 
 // ---------------------------------------------------------------------------------------------
-// Response shapes (loosely typed: only what the tests read)
+// Response shapes (loosely typed: only what the tests read; the shared ones in helpers/api-types.ts)
 // ---------------------------------------------------------------------------------------------
-
-interface Participant {
-  user_id: number | null;
-  name: string | null;
-  email: string | null;
-  slack_workspace_id?: string;
-  slack_channel_id?: string;
-  support_group_id?: number;
-  support_agent_id?: number | null;
-  msteams_channel_id?: string;
-}
-
-interface SideConversation {
-  url: string;
-  id: string;
-  ticket_id: number;
-  subject: string;
-  preview_text: string;
-  state: string;
-  participants: Participant[];
-  created_at: string;
-  updated_at: string;
-  message_added_at: string;
-  state_updated_at: string;
-  external_ids: Record<string, string>;
-}
-
-interface EventMessage {
-  subject: string | null;
-  body: string;
-  html_body: string;
-  preview_text: string;
-  from: Participant;
-  to: Participant[];
-  attachments: unknown[];
-  external_ids: Record<string, string>;
-}
-
-interface ScEvent {
-  id: string;
-  side_conversation_id: string;
-  ticket_id: number;
-  actor: { user_id: number | null; name: string | null; email: string | null };
-  type: string;
-  via: string;
-  created_at: string;
-  message: EventMessage | null;
-  updates: Record<string, unknown>;
-}
-
-interface WriteBody {
-  event: ScEvent | null;
-  side_conversation: SideConversation;
-  updates: Record<string, unknown>;
-}
-
-interface ShowBody {
-  side_conversation: SideConversation;
-  events?: ScEvent[];
-}
-
-interface ListBody {
-  side_conversations: SideConversation[];
-  events?: ScEvent[];
-  count: number;
-  next_page: string | null;
-  previous_page: string | null;
-}
-
-interface SimpleErrorBody {
-  error: string;
-  description?: string;
-}
-
-interface InvalidBody {
-  error: string;
-  description: string;
-  details: Record<string, Array<{ description: string; error?: string }>>;
-}
 
 interface TicketBody {
   ticket: {
@@ -128,14 +51,6 @@ const SC_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/;
 /** Events: 2017-10-27T17:56:16.678Z */
 const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-const UNAUTHORIZED = { error: "Couldn't authenticate you" };
-const FORBIDDEN = {
-  error: {
-    title: 'Forbidden',
-    message: 'You do not have access to this page. Please contact the account owner of this help desk for further help.',
-  },
-};
-const NOT_FOUND = { error: 'RecordNotFound', description: 'Not found' };
 
 /** The reference's Create "Example body", with the address its Java sample spells out. */
 const REFERENCE_CREATE_BODY = {
@@ -343,9 +258,9 @@ describe(`side conversations API (${STORE_KIND})`, () => {
   }
 
   /** A 422 in Zendesk's shape, naming (at least) `field` in its details. */
-  function assertInvalid(res: LightMyRequestResponse, ...fields: string[]): InvalidBody {
+  function assertInvalid(res: LightMyRequestResponse, ...fields: string[]): ValidationErrorBody {
     assert.equal(res.statusCode, 422, res.body);
-    const body = res.json<InvalidBody>();
+    const body = res.json<ValidationErrorBody>();
     assert.equal(body.error, 'RecordInvalid');
     assert.equal(body.description, 'Record validation errors');
     assert.equal(typeof body.details, 'object');
@@ -361,7 +276,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
     return body;
   }
 
-  function detailsOf(body: InvalidBody, field: string): Array<{ description: string; error?: string }> {
+  function detailsOf(body: ValidationErrorBody, field: string): Array<{ description: string; error?: string }> {
     const key = Object.keys(body.details).find((k) => normaliseField(k) === normaliseField(field));
     assert.ok(key, `no details on ${field}: ${JSON.stringify(body.details)}`);
     return body.details[key] ?? [];
@@ -369,12 +284,12 @@ describe(`side conversations API (${STORE_KIND})`, () => {
 
   function assertNotFound(res: LightMyRequestResponse): void {
     assert.equal(res.statusCode, 404, res.body);
-    assert.deepEqual(res.json<SimpleErrorBody>(), NOT_FOUND);
+    assert.deepEqual(res.json<ErrorBody>(), NOT_FOUND);
   }
 
   function assertUnauthorized(res: LightMyRequestResponse): void {
     assert.equal(res.statusCode, 401, res.body);
-    assert.deepEqual(res.json<SimpleErrorBody>(), UNAUTHORIZED);
+    assert.deepEqual(res.json<ErrorBody>(), UNAUTHORIZED);
   }
 
   function assertForbidden(res: LightMyRequestResponse): void {
@@ -383,7 +298,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
   }
 
   /** Sends a request that must be refused with a 422 on `field`, and checks nothing was written. */
-  async function refusedCreate(ticketId: number, payload: unknown, ...fields: string[]): Promise<InvalidBody> {
+  async function refusedCreate(ticketId: number, payload: unknown, ...fields: string[]): Promise<ValidationErrorBody> {
     const before = await counts();
     const res = await post(ticketId, payload);
     const body = assertInvalid(res, ...fields);
@@ -1001,7 +916,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
         headers: { 'content-type': 'application/json' },
       });
       assert.equal(res.statusCode, 400, res.body);
-      const body = res.json<SimpleErrorBody>();
+      const body = res.json<ErrorBody>();
       assert.equal(body.error, 'InvalidJSON');
       assert.equal(typeof body.description, 'string');
       assert.deepEqual(await counts(), before);
@@ -1017,7 +932,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
         headers: { 'content-type': 'application/json' },
       });
       assert.equal(res.statusCode, 400, res.body);
-      assert.equal(res.json<SimpleErrorBody>().error, 'InvalidJSON');
+      assert.equal(res.json<ErrorBody>().error, 'InvalidJSON');
       const shown = await showSc(ticketId, sc.id);
       assert.equal(shown.side_conversation.state, 'open');
       assert.equal(shown.side_conversation.subject, 'Unchanged');
@@ -1033,7 +948,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
         headers: { 'content-type': 'text/plain' },
       });
       assert.equal(res.statusCode, 400, res.body);
-      assert.equal(res.json<SimpleErrorBody>().error, 'InvalidJSON');
+      assert.equal(res.json<ErrorBody>().error, 'InvalidJSON');
       assert.deepEqual(await counts(), before);
     });
 
@@ -1061,7 +976,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
       const before = await counts();
       const res = await post(ticketId, { message: { ...REFERENCE_CREATE_BODY.message, body: 'x'.repeat(1_100_000) } });
       assert.equal(res.statusCode, 413, res.body.slice(0, 300));
-      const body = res.json<SimpleErrorBody>();
+      const body = res.json<ErrorBody>();
       assert.equal(body.error, 'PayloadTooLarge');
       assert.equal(typeof body.description, 'string');
       assert.deepEqual(await counts(), before);
@@ -1077,7 +992,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
       ]) {
         const res = await t.request({ method: 'POST', url: scPath(ticketId), payload, headers: { 'content-type': 'application/json' } });
         assert.equal(res.statusCode, 400, res.body);
-        assert.equal(res.json<SimpleErrorBody>().error, 'InvalidJSON');
+        assert.equal(res.json<ErrorBody>().error, 'InvalidJSON');
       }
       assert.equal((Object.prototype as Record<string, unknown>)['polluted'], undefined);
       assert.deepEqual(await counts(), before);
@@ -1537,7 +1452,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
         const ticketId = await createTicket();
         const res = await get(`${scPath(ticketId)}?${query}`);
         assert.equal(res.statusCode, 400, res.body);
-        const body = res.json<SimpleErrorBody>();
+        const body = res.json<ErrorBody>();
         assert.equal(typeof body.error, 'string');
         assert.notEqual(body.error, 'InternalError');
         assert.equal(typeof body.description, 'string');
@@ -1550,7 +1465,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
       for (const query of ['page=101&per_page=100', 'page=101&per_page=500', 'page=10001&per_page=1', 'page=5001&per_page=2', 'page=999999999']) {
         const res = await get(`${scPath(ticketId)}?${query}`);
         assert.equal(res.statusCode, 400, `${query}: ${res.body}`);
-        const body = res.json<SimpleErrorBody>();
+        const body = res.json<ErrorBody>();
         assert.equal(body.error, 'InvalidPaginationDepth', query);
         assert.equal(typeof body.description, 'string');
       }

@@ -13,6 +13,8 @@ import { sql, type Kysely } from 'kysely';
 import type { LightMyRequestResponse } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { countRows, startTestApp, STORE_KIND, type TestApp } from './helpers/app.js';
+import { eventsOf, expectStatus, multipartFile, UNAUTHORIZED } from './helpers/api.js';
+import type { Upload, WriteBody } from './helpers/api-types.js';
 import { startFakeSlack, type FakeSlack, type SlackCall } from './helpers/fake-slack.js';
 import { startFakeTeams, type FakeTeams } from './helpers/fake-teams.js';
 import { SecretBox } from '../src/integrations/secret-box.js';
@@ -24,7 +26,7 @@ import { TeamsConnector } from '../src/channels/teams/connector.js';
 import type { Database, OutboxRow } from '../src/db/types.js';
 
 // ---------------------------------------------------------------------------------------------
-// Shapes of the responses read here
+// Shapes of the responses read here (the shared ones in helpers/api-types.ts)
 // ---------------------------------------------------------------------------------------------
 
 interface ErrorBody {
@@ -48,49 +50,6 @@ interface TeamsBotOut {
   created_at: string;
 }
 
-interface Participant {
-  user_id: number | null;
-  name: string | null;
-  email: string | null;
-  slack_workspace_id?: string;
-  slack_channel_id?: string;
-  msteams_channel_id?: string;
-}
-
-interface Delivery {
-  recipient: string;
-  status: 'queued' | 'sent' | 'failed';
-  reason: string | null;
-  updated_at: string;
-}
-
-interface EventOut {
-  id: string;
-  side_conversation_id: string;
-  type: string;
-  via: string;
-  actor: { user_id: number | null; name: string | null; email: string | null };
-  message: {
-    subject: string | null;
-    body: string;
-    from: Participant;
-    to: Participant[];
-    attachments: Array<{ id: string; file_name: string; size: number }>;
-    deliveries: Delivery[];
-  } | null;
-}
-
-interface WriteOut {
-  event: EventOut | null;
-  side_conversation: { id: string; ticket_id: number; subject: string; participants: Participant[] };
-}
-
-interface UploadOut {
-  id: string;
-  file_name: string;
-  size: number;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
@@ -107,13 +66,7 @@ const TEAMS_CHANNEL = '19:chan@thread.tacv2';
 const ISSUER = 'https://api.botframework.com';
 const SCOPE = 'https://api.botframework.com/.default';
 
-const UNAUTHENTICATED = { error: "Couldn't authenticate you" };
-
 const silentLogger: RelayLogger = { info() {}, warn() {}, error() {} };
-
-function expectStatus(res: LightMyRequestResponse, status: number): void {
-  assert.equal(res.statusCode, status, `expected ${status}, got ${res.statusCode}: ${res.body.slice(0, 600)}`);
-}
 
 async function newTicket(t: TestApp, subject = 'Order 42 is late'): Promise<number> {
   const res = await t.request({ method: 'POST', url: '/api/v2/tickets', payload: { ticket: { subject, comment: { body: 'Where is it?' } } } });
@@ -125,10 +78,10 @@ function createSc(t: TestApp, ticketId: number, message: Record<string, unknown>
   return t.request({ method: 'POST', url: `/api/v2/tickets/${ticketId}/side_conversations`, payload: { message }, ...(auth ? { auth } : {}) });
 }
 
-async function createScOk(t: TestApp, ticketId: number, message: Record<string, unknown>): Promise<{ scId: string; eventId: string; out: WriteOut }> {
+async function createScOk(t: TestApp, ticketId: number, message: Record<string, unknown>): Promise<{ scId: string; eventId: string; out: WriteBody }> {
   const res = await createSc(t, ticketId, message);
   expectStatus(res, 201);
-  const out = res.json<WriteOut>();
+  const out = res.json<WriteBody>();
   assert.ok(out.event, 'a create event');
   return { scId: out.side_conversation.id, eventId: out.event.id, out };
 }
@@ -136,15 +89,9 @@ async function createScOk(t: TestApp, ticketId: number, message: Record<string, 
 async function replyOk(t: TestApp, ticketId: number, scId: string, message: Record<string, unknown>): Promise<string> {
   const res = await t.request({ method: 'POST', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/reply`, payload: { message } });
   expectStatus(res, 200);
-  const event = res.json<WriteOut>().event;
+  const event = res.json<WriteBody>().event;
   assert.ok(event, 'a reply event');
   return event.id;
-}
-
-async function eventsOf(t: TestApp, ticketId: number, scId: string): Promise<EventOut[]> {
-  const res = await t.request({ method: 'GET', url: `/api/v2/tickets/${ticketId}/side_conversations/${scId}/events` });
-  expectStatus(res, 200);
-  return res.json<{ events: EventOut[] }>().events;
 }
 
 async function outboxOf(db: Kysely<Database>, eventId: string): Promise<OutboxRow> {
@@ -172,15 +119,6 @@ async function writeCounts(db: Kysely<Database>): Promise<Record<string, number>
     inbound_events_seen: await countRows(db, 'inbound_events_seen'),
     outbox: await countRows(db, 'outbox'),
     side_conversations: await countRows(db, 'side_conversations'),
-  };
-}
-
-function multipart(fileName: string, contentType: string, content: Buffer): { payload: Buffer; headers: Record<string, string> } {
-  const boundary = `----sideline${randomBytes(8).toString('hex')}`;
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\nContent-Type: ${contentType}\r\n\r\n`;
-  return {
-    payload: Buffer.concat([Buffer.from(head), content, Buffer.from(`\r\n--${boundary}--\r\n`)]),
-    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
   };
 }
 
@@ -579,10 +517,10 @@ describe(`Slack side conversations (${STORE_KIND})`, () => {
   it('uploads a file bound to a reply into the thread (getUploadURLExternal, upload, completeUploadExternal)', async () => {
     slack.clearCalls();
     const content = Buffer.from(`invoice line 1\ninvoice line 2 ${randomBytes(4).toString('hex')}\n`);
-    const body = multipart('invoice.txt', 'text/plain', content);
+    const body = multipartFile('invoice.txt', 'text/plain', content);
     const up = await t.request({ method: 'POST', url: '/api/v2/tickets/side_conversations/attachments', payload: body.payload, headers: body.headers });
     expectStatus(up, 201);
-    const upload = up.json<UploadOut>();
+    const upload = up.json<Upload>();
     const replyId = await replyOk(t, ticketId, scId, { body: 'Invoice attached', attachment_ids: [upload.id] });
 
     assert.equal(await relay.runOnce(), 1);
@@ -699,7 +637,7 @@ describe(`Slack side conversations (${STORE_KIND})`, () => {
     ];
     for (const { label, res } of cases) {
       assert.equal(res.statusCode, 401, `${label}: ${res.body}`);
-      assert.deepEqual(res.json(), UNAUTHENTICATED, label);
+      assert.deepEqual(res.json(), UNAUTHORIZED, label);
     }
     assert.deepEqual(await writeCounts(t.db), before);
     assert.equal(slack.calls.length, 0, 'no users.info for refused requests');
@@ -783,10 +721,10 @@ describe(`Slack side conversations (${STORE_KIND})`, () => {
   it('never uploads a file twice: a relay that dies after the post and its file went out re-sends neither', async () => {
     slack.clearCalls();
     const content = Buffer.from(`packing slip ${randomBytes(4).toString('hex')}\n`);
-    const body = multipart('slip.txt', 'text/plain', content);
+    const body = multipartFile('slip.txt', 'text/plain', content);
     const up = await t.request({ method: 'POST', url: '/api/v2/tickets/side_conversations/attachments', payload: body.payload, headers: body.headers });
     expectStatus(up, 201);
-    const replyId = await replyOk(t, ticketId, scId, { body: 'Slip attached', attachment_ids: [up.json<UploadOut>().id] });
+    const replyId = await replyOk(t, ticketId, scId, { body: 'Slip attached', attachment_ids: [up.json<Upload>().id] });
 
     // Post and file both reach Slack; the relay dies before recording.
     const claimed = await relay.claim();
@@ -1033,7 +971,7 @@ describe(`Microsoft Teams side conversations (${STORE_KIND})`, () => {
           ? await t.request({ method: 'POST', url: '/integrations/teams/messages', auth: c.raw, payload: body })
           : await sendActivity(body, c.token);
       assert.equal(res.statusCode, 401, `${c.label}: ${res.body}`);
-      assert.deepEqual(res.json(), UNAUTHENTICATED, c.label);
+      assert.deepEqual(res.json(), UNAUTHORIZED, c.label);
     }
     assert.deepEqual(await writeCounts(t.db), before);
   });

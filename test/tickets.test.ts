@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { countRows, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
+import { assertValidation, FORBIDDEN, NOT_FOUND, UNAUTHORIZED } from './helpers/api.js';
+import type { PageBody } from './helpers/api-types.js';
 
 interface TicketBody {
   id: number;
@@ -23,11 +25,6 @@ interface TicketBody {
 interface TicketEnvelope {
   ticket: TicketBody;
 }
-interface PageBody {
-  count: number;
-  next_page: string | null;
-  previous_page: string | null;
-}
 interface TicketListBody extends PageBody {
   tickets: TicketBody[];
 }
@@ -44,32 +41,9 @@ interface CommentBody {
 interface CommentListBody extends PageBody {
   comments: CommentBody[];
 }
-interface ValidationErrorBody {
-  error: string;
-  description: string;
-  details: Record<string, Array<{ description: string; error?: string }>>;
-}
 
-const FORBIDDEN = {
-  error: {
-    title: 'Forbidden',
-    message: 'You do not have access to this page. Please contact the account owner of this help desk for further help.',
-  },
-};
-const NOT_FOUND = { error: 'RecordNotFound', description: 'Not found' };
-const UNAUTHORIZED = { error: "Couldn't authenticate you" };
 const ACME_HOST = 'acme.localhost';
 const BURST_HOST = 'burst.localhost';
-
-function assertValidation(res: LightMyRequestResponse, field: string): ValidationErrorBody {
-  assert.equal(res.statusCode, 422, res.body);
-  const body = res.json<ValidationErrorBody>();
-  assert.equal(body.error, 'RecordInvalid');
-  assert.equal(body.description, 'Record validation errors');
-  const messages = body.details[field];
-  assert.ok(Array.isArray(messages) && messages.length > 0, `expected details.${field} in ${res.body}`);
-  return body;
-}
 
 function assertNotFound(res: LightMyRequestResponse, label = ''): void {
   assert.equal(res.statusCode, 404, `${label} ${res.body}`);

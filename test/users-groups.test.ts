@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { basic, countRows, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
+import { assertValidation, FORBIDDEN, NOT_FOUND, pathOf, UNAUTHORIZED } from './helpers/api.js';
+import type { PageBody } from './helpers/api-types.js';
 
 interface UserBody {
   id: number;
@@ -17,11 +19,6 @@ interface UserBody {
 }
 interface UserEnvelope {
   user: UserBody;
-}
-interface PageBody {
-  count: number;
-  next_page: string | null;
-  previous_page: string | null;
 }
 interface UserListBody extends PageBody {
   users: UserBody[];
@@ -61,41 +58,11 @@ interface ApiTokenBody {
   active: boolean;
   created_at: string;
 }
-interface ValidationErrorBody {
-  error: string;
-  description: string;
-  details: Record<string, Array<{ description: string; error?: string }>>;
-}
 
-const FORBIDDEN = {
-  error: {
-    title: 'Forbidden',
-    message: 'You do not have access to this page. Please contact the account owner of this help desk for further help.',
-  },
-};
-const NOT_FOUND = { error: 'RecordNotFound', description: 'Not found' };
-const UNAUTHORIZED = { error: "Couldn't authenticate you" };
 const ACME_HOST = 'acme.localhost';
 
 function uniqueEmail(prefix: string): string {
   return `${prefix}.${randomBytes(4).toString('hex')}@example.com`;
-}
-
-/** The path and query of an absolute next_page link, for injecting it. */
-function pathOf(link: string): string {
-  const url = new URL(link);
-  return url.pathname + url.search;
-}
-
-function assertValidation(res: LightMyRequestResponse, field: string): ValidationErrorBody {
-  assert.equal(res.statusCode, 422, res.body);
-  const body = res.json<ValidationErrorBody>();
-  assert.equal(body.error, 'RecordInvalid');
-  assert.equal(body.description, 'Record validation errors');
-  const messages = body.details[field];
-  assert.ok(Array.isArray(messages) && messages.length > 0, `expected details.${field} in ${res.body}`);
-  for (const m of messages) assert.equal(typeof m.description, 'string');
-  return body;
 }
 
 function assertNoSecrets(res: LightMyRequestResponse, ...secrets: string[]): void {

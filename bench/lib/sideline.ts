@@ -21,6 +21,17 @@ export interface Server {
   stop(): Promise<void>;
 }
 
+function serverOf(child: Child, port: number): Server {
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      await child.stop();
+    },
+  };
+}
+
 const SERVER_ENV = {
   HOST: '127.0.0.1',
   RELAY: 'off',
@@ -34,7 +45,7 @@ export async function startSideline(store: BenchStore, nodeFlags: string[] = [])
   const port = await freePort();
   const child = spawnTs(`sideline (${store.label})`, 'src/main.ts', ['serve'], { ...store.env, ...SERVER_ENV, PORT: String(port) }, nodeFlags);
   await waitForHttp(child, port);
-  return { child, port, url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
+  return serverOf(child, port);
 }
 
 /** bench/inprocess-server.ts: buildApp() with the authentication cache on or off (and the embedded store's read cache). */
@@ -48,14 +59,14 @@ export async function startInProcess(store: BenchStore, cache: boolean, readCach
     PORT: String(port),
   });
   await waitForHttp(child, port);
-  return { child, port, url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
+  return serverOf(child, port);
 }
 
 export async function startBaseline(bodyBytes: number): Promise<Server> {
   const port = await freePort();
   const child = spawnTs('baseline fastify', 'bench/baseline-server.ts', [], { PORT: String(port), BODY_BYTES: String(bodyBytes) });
   await waitForHttp(child, port);
-  return { child, port, url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
+  return serverOf(child, port);
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });

@@ -5,7 +5,7 @@
  */
 import { api } from '../lib/http.js';
 import { createDatabase } from '../lib/pg.js';
-import { runSideline, startServer, type SidelineProcess } from '../lib/procs.js';
+import { runSideline, startServer, waitForOutput, type SidelineProcess } from '../lib/procs.js';
 import { check, clip, log, section } from '../lib/report.js';
 import { startMessageIdSink } from '../lib/smtp-sink.js';
 import { ADMIN_AUTH, ADMIN_EMAIL, ADMIN_PASSWORD, UUID, isRecord, mapLimit, sleep, tempDir } from '../lib/sideline.js';
@@ -19,16 +19,6 @@ interface Conversation {
   replyEventIds: string[];
   /** Replies still to send (decremented when one is claimed by a worker). */
   repliesLeft: number;
-}
-
-async function waitForOutput(proc: SidelineProcess, pattern: RegExp, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (pattern.test(proc.output())) return true;
-    if (!proc.alive()) return false;
-    await sleep(100);
-  }
-  return false;
 }
 
 export async function multiPart(options: { short: boolean }): Promise<void> {

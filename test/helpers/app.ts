@@ -31,20 +31,31 @@ export async function openTestStore(): Promise<{ store: Store; url?: string; dro
     await migrateToLatest(store.db);
     return { store, drop: async () => store.close() };
   }
-  const name = `sideline_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const database = await createTempDatabase(serverUrl, `sideline_test_${process.pid}`);
+  const store = await openStore({ databaseUrl: database.url, poolSize: 5 });
+  await migrateToLatest(store.db);
+  return {
+    store,
+    url: database.url,
+    async drop() {
+      await store.close();
+      await database.drop();
+    },
+  };
+}
+
+/** A new, empty database `<prefix>_<random>` on the PostgreSQL server of `serverUrl`, and how to drop it again. */
+export async function createTempDatabase(serverUrl: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const store = await openStore({ databaseUrl: url.toString(), poolSize: 5 });
-  await migrateToLatest(store.db);
   return {
-    store,
     url: url.toString(),
     async drop() {
-      await store.close();
       const again = new pg.Client({ connectionString: serverUrl });
       await again.connect();
       await again.query(`drop database if exists ${name} with (force)`);

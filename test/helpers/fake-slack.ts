@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenLoopback, readBody } from './loopback-http.js';
 
 /**
  * A loopback fake of Slack's Web API: enough of chat.postMessage, conversations.history,
@@ -77,15 +77,6 @@ export interface FakeSlack {
 
 const BOT_USER = 'UBOT0001';
 const BOT_ID = 'BBOT0001';
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 /** Form values that are JSON (metadata, files, blocks) come back decoded. */
 function decodeValue(key: string, value: string): unknown {
@@ -253,14 +244,8 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     send(status, body);
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(error instanceof Error ? error.message : String(error));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const loopback = await listenLoopback(handle);
+  url = loopback.url;
 
   return {
     url,
@@ -279,10 +264,6 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       uploads.length = 0;
       failures.clear();
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: loopback.close,
   };
 }

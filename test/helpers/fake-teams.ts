@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
+import { listenLoopback, readBody } from './loopback-http.js';
 
 /**
  * A loopback fake of what a Teams bot talks to: the OAuth token endpoint (client credentials),
@@ -54,15 +54,6 @@ export interface FakeTeams {
   /** Every access token handed out so far stops working (the connector answers 401 to it). */
   revokeTokens(): void;
   close(): Promise<void>;
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 export async function startFakeTeams(options: { keys: JWK[]; issuer?: string }): Promise<FakeTeams> {
@@ -172,14 +163,8 @@ export async function startFakeTeams(options: { keys: JWK[]; issuer?: string }):
     finish(201, { id: String(replyCounter) });
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(error instanceof Error ? error.message : String(error));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const loopback = await listenLoopback(handle);
+  url = loopback.url;
 
   return {
     url,
@@ -201,10 +186,6 @@ export async function startFakeTeams(options: { keys: JWK[]; issuer?: string }):
     revokeTokens() {
       for (const token of issuedTokens) revoked.add(token);
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: loopback.close,
   };
 }
