@@ -1,4 +1,3 @@
-import type { Reads } from './db/read-cache.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import multipart from '@fastify/multipart';
@@ -6,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import type { AppContext } from './app-context.js';
 import { AccountResolver } from './accounts/accounts.js';
+import type { Reads } from './db/read-cache.js';
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js';
 import { createApiTokensService } from './auth/api-tokens.js';
 import { attachmentsRoutes } from './attachments/routes.js';

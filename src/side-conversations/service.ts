@@ -1,9 +1,9 @@
-import { NO_READ_CACHE, type Reads } from '../db/read-cache.js';
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { attachmentsOfEvents } from '../attachments/repo.js';
 import { deliveriesOfEvents } from '../outbox/deliveries.js';
 import type { Executor } from '../db/executor.js';
+import { NO_READ_CACHE, type Reads } from '../db/read-cache.js';
 import type {
   Attachment,
   Database,
@@ -144,7 +144,7 @@ export function createSideConversationsService({
   rateLimitPer10Minutes = 0,
 }: {
   db: Kysely<Database>;
-  /** Hot reads (Show, List) may be kept until the next write: the embedded store's ReadCache. */
+  /** Hot reads (Show, List, Events) may be kept until the next write: the embedded store's ReadCache. */
   reads?: Reads | undefined;
   rateLimitPer10Minutes?: number;
 }) {
