@@ -50,6 +50,8 @@ export interface AppOptions {
   inbound?: { domain: string; secret: string | undefined; maxBytes: number };
   /** Seals integration secrets; without it, Slack and Teams cannot be connected. */
   secretBox?: SecretBox | null;
+  /** OUTBOUND_ALLOW_PRIVATE: let URLs set through the API (Teams service_url) be private addresses. */
+  outboundAllowPrivate?: boolean;
   /** Slack's Web API base (a loopback fake in tests). */
   slackApiUrl?: string;
   /** Where Bot Framework tokens are checked against (loopback metadata and JWKS in tests). */
@@ -106,7 +108,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       sideConversations: createSideConversationsService({ db, reads: options.reads, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
       apiTokens: createApiTokensService({ db, onCredentialsChanged: (accountId, userId) => authenticator.forgetUser(accountId, userId) }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
-      integrations: createIntegrationsService({ db, box: options.secretBox ?? null }),
+      integrations: createIntegrationsService({ db, box: options.secretBox ?? null, outboundAllowPrivate: options.outboundAllowPrivate ?? false }),
     },
   };
 

@@ -36,6 +36,8 @@ export interface Config {
   teamsTokenUrl: string;
   teamsOpenIdMetadataUrl: string;
   teamsJwtIssuer: string;
+  /** Let outbound requests to URLs from the API (Teams service_url) reach private addresses. */
+  outboundAllowPrivate: boolean;
   /** Side conversation creates + replies per account per 10 minutes (Zendesk: 300); 0 = off. */
   rateLimitPer10Minutes: number;
 }
@@ -51,6 +53,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const value = Number(raw.trim());
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = optional(env, name);
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ConfigError(`${name} must be "true" or "false", got "${raw}"`);
 }
 
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -142,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     trustProxy: optional(env, 'TRUST_PROXY') === 'true',
+    outboundAllowPrivate: flag(env, 'OUTBOUND_ALLOW_PRIVATE'),
     attachmentMaxBytes: integer(env, 'ATTACHMENT_MAX_BYTES', 25 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     attachmentStore,
   };

@@ -63,7 +63,7 @@ function createRelay(config: Config, store: Store, logger: RelayLogger): { relay
       msteams: createTeamsChannel({
         db: store.db,
         box: SecretBox.fromEnv(config.encryptionKey),
-        connector: new TeamsConnector({ tokenUrl: config.teamsTokenUrl, scope: 'https://api.botframework.com/.default' }),
+        connector: new TeamsConnector({ tokenUrl: config.teamsTokenUrl, scope: 'https://api.botframework.com/.default', allowPrivate: config.outboundAllowPrivate }),
       }),
     },
   });
@@ -116,6 +116,7 @@ async function serve(config: Config): Promise<void> {
     secretBox: SecretBox.fromEnv(config.encryptionKey),
     rateLimitPer10Minutes: config.rateLimitPer10Minutes,
     slackApiUrl: config.slackApiUrl,
+    outboundAllowPrivate: config.outboundAllowPrivate,
     teams: { openIdMetadataUrl: config.teamsOpenIdMetadataUrl, issuer: config.teamsJwtIssuer },
     logger: {
       level: config.logLevel,

@@ -42,11 +42,12 @@ describe('outbound address guard', () => {
       ['http://8.8.8.8/', { allowPrivate: true, requireHttps: true }],
       ['https://user:pw@8.8.8.8/', { allowPrivate: false }],
       ['not a url', { allowPrivate: true }],
-      ['https://name.invalid/', { allowPrivate: false }],
     ] as const) {
       await assert.rejects(checkOutboundUrl(url, options), OutboundAddressRefused, url);
     }
     await checkOutboundUrl('https://8.8.8.8/', { allowPrivate: false, requireHttps: true });
+    // Unresolvable now: nothing to reach; the connect-time lookup judges it if it ever resolves.
+    await checkOutboundUrl('https://name.invalid/', { allowPrivate: false });
   });
 
   describe('at connect time', () => {

@@ -333,7 +333,7 @@ describe(`side conversations API (${STORE_KIND})`, () => {
     const teams = await t.request({
       method: 'PUT',
       url: '/api/v2/sideline/integrations/teams',
-      payload: { teams_bot: { app_id: 'app-1', app_password: 'secret', tenant_id: 'tenant-1', service_url: 'http://127.0.0.1:9/teams' } },
+      payload: { teams_bot: { app_id: 'app-1', app_password: 'secret', tenant_id: 'tenant-1', service_url: 'https://teams.invalid/teams' } },
     });
     assert.equal(teams.statusCode, 200, teams.body);
     emptyGroup = await createGroup('Nobody Home');

@@ -832,11 +832,11 @@ describe(`Microsoft Teams side conversations (${STORE_KIND})`, () => {
     foreignKey = (await generateKeyPair('RS256')).privateKey;
     const jwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: 'RS256' };
     teams = await startFakeTeams({ keys: [jwk] });
-    t = await startTestApp({ secretBox: box, teams: { openIdMetadataUrl: teams.openIdMetadataUrl, issuer: ISSUER } });
+    t = await startTestApp({ secretBox: box, outboundAllowPrivate: true, teams: { openIdMetadataUrl: teams.openIdMetadataUrl, issuer: ISSUER } });
     relay = new Relay({
       db: t.db,
       logger: silentLogger,
-      channels: { msteams: createTeamsChannel({ db: t.db, box, connector: new TeamsConnector({ tokenUrl: teams.tokenUrl, scope: SCOPE }) }) },
+      channels: { msteams: createTeamsChannel({ db: t.db, box, connector: new TeamsConnector({ tokenUrl: teams.tokenUrl, scope: SCOPE, allowPrivate: true }) }) },
     });
     ticketId = await newTicket(t);
   });

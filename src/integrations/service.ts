@@ -3,6 +3,7 @@ import type { Executor } from '../db/executor.js';
 import type { Database, SlackWorkspace, TeamsBot } from '../db/types.js';
 import { notFound, ValidationErrors } from '../http/errors.js';
 import { hasControlCharacters } from '../http/email.js';
+import { checkOutboundUrl, OutboundAddressRefused } from '../net/outbound-guard.js';
 import type { SecretBox } from './secret-box.js';
 
 export const SLACK_TEAM_ID = /^[A-Z0-9]{1,32}$/i;
@@ -34,7 +35,7 @@ function checkSecret(value: string, field: string, errors: ValidationErrors): vo
 }
 
 /** Connected workspaces and bots. Secrets go in sealed and never come back out through the API. */
-export function createIntegrationsService({ db, box }: { db: Kysely<Database>; box: SecretBox | null }) {
+export function createIntegrationsService({ db, box, outboundAllowPrivate = false }: { db: Kysely<Database>; box: SecretBox | null; outboundAllowPrivate?: boolean }) {
   return {
     async connectSlack(accountId: number, input: SlackWorkspaceInput): Promise<SlackWorkspace> {
       const errors = new ValidationErrors();
@@ -86,6 +87,14 @@ export function createIntegrationsService({ db, box }: { db: Kysely<Database>; b
         if (url.protocol !== 'https:' && url.protocol !== 'http:') errors.add('service_url', 'service_url: must be an http(s) URL');
       } catch {
         errors.add('service_url', 'service_url: must be an absolute URL such as https://smba.trafficmanager.net/teams/');
+      }
+      errors.throwIfAny();
+      // The relay POSTs there with a bearer token: no metadata service, no private network.
+      try {
+        await checkOutboundUrl(input.service_url, { allowPrivate: outboundAllowPrivate });
+      } catch (error) {
+        if (!(error instanceof OutboundAddressRefused)) throw error;
+        errors.add('service_url', `service_url: ${error.message}`);
       }
       errors.throwIfAny();
       const sealed = requireBox(box);

@@ -144,8 +144,9 @@ export interface OutboundUrlOptions {
 }
 
 /**
- * Throws OutboundAddressRefused unless the URL is http(s) (https when required) and, unless
- * private targets are allowed, its host neither is nor resolves to a private address.
+ * Throws OutboundAddressRefused unless the URL is http(s) (https when required), carries no
+ * credentials and, unless private targets are allowed, its host neither is nor resolves to a
+ * private address. A host that does not resolve at all passes (the connect-time lookup decides).
  */
 export async function checkOutboundUrl(url: string, options: OutboundUrlOptions): Promise<void> {
   let parsed: URL;
@@ -168,11 +169,12 @@ export async function checkOutboundUrl(url: string, options: OutboundUrlOptions)
   try {
     addresses = await dns.promises.lookup(host, { all: true, verbatim: true });
   } catch {
-    throw new OutboundAddressRefused(`The host ${parsed.hostname} cannot be resolved.`);
+    // A name that does not resolve reaches nothing now; if it resolves later, guardedLookup judges
+    // it at connect time. Refusing it here would only make configuration depend on today's DNS.
+    return;
   }
   const blocked = addresses.find((entry) => isPrivateAddress(entry.address));
   if (blocked) throw refusal(parsed.hostname, blocked.address);
-  if (addresses.length === 0) throw new OutboundAddressRefused(`The host ${parsed.hostname} cannot be resolved.`);
 }
 
 function refusal(hostname: string, address: string): OutboundAddressRefused {

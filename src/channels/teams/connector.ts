@@ -1,12 +1,18 @@
+import { guardedRequest } from '../../net/guarded-request.js';
+
 /**
- * The Bot Framework Connector REST API, spoken with fetch: an OAuth client-credentials token,
- * then `POST {serviceUrl}/v3/conversations` to start a thread in a channel and
- * `POST …/v3/conversations/{id}/activities/{activityId}` to reply into it.
+ * The Bot Framework Connector REST API: an OAuth client-credentials token, then
+ * `POST {serviceUrl}/v3/conversations` to start a thread in a channel and
+ * `POST …/v3/conversations/{id}/activities/{activityId}` to reply into it. The token URL is the
+ * operator's configuration (plain fetch); the service URL is set through the API, so requests to
+ * it (which carry the bearer token) go through the outbound guard.
  */
 export interface TeamsEndpoints {
   /** https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token in production. */
   tokenUrl: string;
   scope: string;
+  /** OUTBOUND_ALLOW_PRIVATE: let the service URL be a private or loopback address (default false). */
+  allowPrivate?: boolean;
 }
 
 export class ConnectorError extends Error {
@@ -48,18 +54,19 @@ export class TeamsConnector {
   async #post<T>(url: string, payload: unknown, appId: string, appPassword: string): Promise<T> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const token = await this.#token(appId, appPassword, attempt > 0);
-      const response = await fetch(url, {
+      const response = await guardedRequest(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(30_000),
+        allowPrivate: this.endpoints.allowPrivate ?? false,
+        timeoutMs: 30_000,
       });
       if (response.status === 401 && attempt === 0) continue; // the token may have been revoked: fetch a new one once
-      if (!response.ok) {
-        const retryAfter = Number(response.headers.get('retry-after'));
+      if (response.status < 200 || response.status > 299) {
+        const retryAfter = Number(response.headers['retry-after']);
         throw new ConnectorError(response.status, `connector answered HTTP ${response.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
       }
-      return (await response.json()) as T;
+      return JSON.parse(response.body.toString('utf8')) as T;
     }
     throw new ConnectorError(401, 'connector refused the bot token');
   }

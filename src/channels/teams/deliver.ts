@@ -2,9 +2,12 @@ import type { Kysely } from 'kysely';
 import type { Database, OutboxRow } from '../../db/types.js';
 import type { SecretBox } from '../../integrations/secret-box.js';
 import type { Channel, DeliveryOutcome } from '../../outbox/relay.js';
+import { OutboundAddressRefused } from '../../net/outbound-guard.js';
 import { ConnectorError, TeamsConnector } from './connector.js';
 
 export function classifyConnectorError(error: unknown): DeliveryOutcome {
+  // A refused address stays refused: retrying would only knock again.
+  if (error instanceof OutboundAddressRefused) return { kind: 'failed', reason: error.message };
   if (error instanceof ConnectorError) {
     if (error.status === 429 || error.status >= 500) {
       return { kind: 'retry', reason: error.message, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) };
