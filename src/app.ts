@@ -25,6 +25,7 @@ import { groupsRoutes } from './groups/routes.js';
 import { registerAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerJsonBodyParser } from './http/json-body.js';
+import { capConnections, DEFAULT_CONNECTION_LIMITS, serverTimeoutOptions, type ConnectionLimits } from './http/connection-limits.js';
 import { baseUrl } from './http/urls.js';
 import { registerValidators } from './http/validation.js';
 import { opsRoutes } from './ops/routes.js';
@@ -47,7 +48,7 @@ export interface AppOptions {
   /** Largest attachment, in bytes (default 25 MB). */
   attachmentMaxBytes?: number;
   /** Inbound email by HTTP: the reply-address domain, the provider's shared secret, the size limit. */
-  inbound?: { domain: string; secret: string | undefined; maxBytes: number };
+  inbound?: { domain: string; secret: string | undefined; maxBytes: number; trustedAuthservId?: string | undefined };
   /** Seals integration secrets; without it, Slack and Teams cannot be connected. */
   secretBox?: SecretBox | null;
   /** OUTBOUND_ALLOW_PRIVATE: let URLs set through the API (Teams service_url) be private addresses. */
@@ -58,6 +59,8 @@ export interface AppOptions {
   teams?: { openIdMetadataUrl: string; issuer: string };
   /** Side conversation creates + replies per account per 10 minutes; 0 or unset: unlimited. */
   rateLimitPer10Minutes?: number;
+  /** Deadlines and connection caps of the listening server (defaults: DEFAULT_CONNECTION_LIMITS). */
+  connections?: Partial<ConnectionLimits>;
   /** The store's cache of hot reads (Store.reads); unset: every read asks the database. */
   reads?: Reads;
 }
@@ -81,7 +84,9 @@ export function normaliseUrl(url: string): string {
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const connectionLimits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const app = Fastify({
+    ...serverTimeoutOptions(connectionLimits),
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
@@ -95,6 +100,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return void plain.code(400).send({ error: 'InvalidEndpoint', description: `The request URL could not be understood: ${error.message}` });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  capConnections(app.server, connectionLimits);
 
   const { db } = options;
   const authenticator = new Authenticator(db, options.auth);
@@ -154,7 +161,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ),
   });
   await app.register(inboundEmailRoutes, {
-    deps: { db, attachments: ctx.services.attachments, inboundDomain: options.inbound?.domain ?? 'sideline.localhost' },
+    deps: {
+      db,
+      attachments: ctx.services.attachments,
+      inboundDomain: options.inbound?.domain ?? 'sideline.localhost',
+      trustedAuthservId: options.inbound?.trustedAuthservId,
+    },
     secret: options.inbound?.secret,
     maxBytes: options.inbound?.maxBytes ?? 30 * 1024 * 1024,
   });

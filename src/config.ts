@@ -23,6 +23,8 @@ export interface Config {
   inboundSmtpHost: string;
   inboundEmailSecret: string | undefined;
   inboundMaxBytes: number;
+  /** The authserv-id of the receiving MX whose Authentication-Results vouch for senders; unset: none does. */
+  inboundTrustedAuthservId: string | undefined;
   /** Run the outbox relay inside `serve` (default) or leave it to `sideline relay` processes. */
   relayInServe: boolean;
   relayPollMs: number;
@@ -36,6 +38,11 @@ export interface Config {
   teamsTokenUrl: string;
   teamsOpenIdMetadataUrl: string;
   teamsJwtIssuer: string;
+  /** The whole request must arrive within this; its headers within min(15 s, this). */
+  requestTimeoutMs: number;
+  /** Open connections per client address, and in all; 0 = no cap. */
+  maxConnectionsPerClient: number;
+  maxConnections: number;
   /** Let outbound requests to URLs from the API (Teams service_url) reach private addresses. */
   outboundAllowPrivate: boolean;
   /** Side conversation creates + replies per account per 10 minutes (Zendesk: 300); 0 = off. */
@@ -106,6 +113,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!/^[^\s@<>]+@[^\s@<>]+$/.test(supportAddress)) throw new ConfigError(`SUPPORT_ADDRESS is not an email address: "${supportAddress}"`);
   const inboundSecret = optional(env, 'INBOUND_EMAIL_SECRET');
   if (inboundSecret && inboundSecret.length < 16) throw new ConfigError('INBOUND_EMAIL_SECRET must be at least 16 characters long');
+  const trustedAuthservId = optional(env, 'INBOUND_TRUSTED_AUTHSERV_ID')?.toLowerCase();
+  if (trustedAuthservId && !/^[a-z0-9.-]+$/.test(trustedAuthservId)) {
+    throw new ConfigError(`INBOUND_TRUSTED_AUTHSERV_ID must be the host name your MX puts in Authentication-Results (e.g. mx.example.com), got "${trustedAuthservId}"`);
+  }
   const relay = optional(env, 'RELAY') ?? 'on';
   if (relay !== 'on' && relay !== 'off') throw new ConfigError('RELAY must be "on" or "off"');
   const encryptionKey = optional(env, 'SIDELINE_ENCRYPTION_KEY');
@@ -136,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inboundSmtpPort: optional(env, 'INBOUND_SMTP_PORT') === undefined ? undefined : integer(env, 'INBOUND_SMTP_PORT', 2525, 0, 65535),
     inboundSmtpHost: optional(env, 'INBOUND_SMTP_HOST') ?? '127.0.0.1',
     inboundEmailSecret: inboundSecret,
+    inboundTrustedAuthservId: trustedAuthservId,
     inboundMaxBytes: integer(env, 'INBOUND_MAX_BYTES', 30 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     relayInServe: relay === 'on',
     relayPollMs: integer(env, 'RELAY_POLL_MS', 1000, 10, 600_000),
@@ -152,6 +164,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     trustProxy: optional(env, 'TRUST_PROXY') === 'true',
     outboundAllowPrivate: flag(env, 'OUTBOUND_ALLOW_PRIVATE'),
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
+    maxConnectionsPerClient: integer(env, 'MAX_CONNECTIONS_PER_CLIENT', 128, 0, 1_000_000),
+    maxConnections: integer(env, 'MAX_CONNECTIONS', 4_096, 0, 1_000_000),
     attachmentMaxBytes: integer(env, 'ATTACHMENT_MAX_BYTES', 25 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     attachmentStore,
   };

@@ -112,11 +112,17 @@ async function serve(config: Config): Promise<void> {
     trustProxy: config.trustProxy,
     blobs: blobStoreFor(config, store),
     attachmentMaxBytes: config.attachmentMaxBytes,
-    inbound: { domain: config.inboundDomain, secret: config.inboundEmailSecret, maxBytes: config.inboundMaxBytes },
+    inbound: { domain: config.inboundDomain, secret: config.inboundEmailSecret, maxBytes: config.inboundMaxBytes, trustedAuthservId: config.inboundTrustedAuthservId },
     secretBox: SecretBox.fromEnv(config.encryptionKey),
     rateLimitPer10Minutes: config.rateLimitPer10Minutes,
     slackApiUrl: config.slackApiUrl,
     outboundAllowPrivate: config.outboundAllowPrivate,
+    connections: {
+      requestTimeoutMs: config.requestTimeoutMs,
+      headersTimeoutMs: Math.min(15_000, config.requestTimeoutMs),
+      maxPerClient: config.maxConnectionsPerClient,
+      maxTotal: config.maxConnections,
+    },
     teams: { openIdMetadataUrl: config.teamsOpenIdMetadataUrl, issuer: config.teamsJwtIssuer },
     logger: {
       level: config.logLevel,
@@ -138,6 +144,7 @@ async function serve(config: Config): Promise<void> {
         db: store.db,
         attachments: createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }),
         inboundDomain: config.inboundDomain,
+        trustedAuthservId: config.inboundTrustedAuthservId,
         maxBytes: config.inboundMaxBytes,
         logger: app.log.child({ component: 'smtp' }),
       });

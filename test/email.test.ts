@@ -41,6 +41,7 @@ const exec = promisify(execFile);
 const SUPPORT_ADDRESS = 'help@support.test';
 const SUPPORT_DOMAIN = 'support.test';
 const INBOUND_DOMAIN = 'inbound.test';
+const TRUSTED_AUTHSERV_ID = 'mx.inbound.test';
 const INBOUND_SECRET = 'a-long-shared-secret';
 const REPLY_TO = /^reply\+([0-9a-f]{32})@inbound\.test$/;
 
@@ -118,6 +119,16 @@ function referencesOf(mail: ParsedMail): string[] {
 
 async function outboxOf(db: Kysely<Database>, eventId: string): Promise<OutboxRow> {
   return db.selectFrom('outbox').selectAll().where('event_id', '=', eventId).executeTakeFirstOrThrow();
+}
+
+/** The Message-IDs recorded for outbound events (threading.ts's keyed hash), in the order given. */
+async function sentMessageIds(eventIds: string[], db: Kysely<Database> = t.db): Promise<string[]> {
+  const rows = await db.selectFrom('email_messages').select(['event_id', 'message_id']).where('event_id', 'in', eventIds).where('direction', '=', 'outbound').execute();
+  return eventIds.map((id) => rows.find((r) => r.event_id === id)?.message_id ?? `(none recorded for ${id})`);
+}
+
+async function sentMessageId(eventId: string, db: Kysely<Database> = t.db): Promise<string> {
+  return (await sentMessageIds([eventId], db))[0]!;
 }
 
 async function dbNow(db: Kysely<Database>): Promise<string> {
@@ -274,7 +285,7 @@ describe(`outbound email through the relay (${STORE_KIND})`, () => {
         { name: '', address: 'ops@partner.test' },
       ]);
       assert.equal(mail.subject, subject);
-      assert.equal(mail.messageId, `<${createEvent.id}@${SUPPORT_DOMAIN}>`);
+      assert.equal(mail.messageId, await sentMessageId(createEvent.id));
       assert.equal(mail.inReplyTo, undefined, 'the first message answers nothing');
       const replyTo = addresses(mail.replyTo);
       assert.equal(replyTo.length, 1);
@@ -315,7 +326,7 @@ describe(`outbound email through the relay (${STORE_KIND})`, () => {
       assert.equal(sink.messages.length, 2);
       const second = await simpleParser(sink.messages[1]!.raw);
       assert.equal(second.subject, `Re: ${subject}`);
-      assert.equal(second.messageId, `<${replied.event!.id}@${SUPPORT_DOMAIN}>`);
+      assert.equal(second.messageId, await sentMessageId(replied.event!.id));
       assert.equal(second.inReplyTo, mail.messageId);
       assert.ok(referencesOf(second).includes(mail.messageId!), `References ${JSON.stringify(second.references)} names the first message`);
       assert.deepEqual(addresses(second.replyTo), replyTo);
@@ -378,7 +389,7 @@ describe(`outbound email through the relay (${STORE_KIND})`, () => {
       });
       const retried = sink.messages.slice(before + 1);
       assert.deepEqual(retried.map((m) => m.rcptTo), [['busy@partner.test']]);
-      assert.equal((await simpleParser(retried[0]!.raw)).messageId, `<${eventId}@${SUPPORT_DOMAIN}>`);
+      assert.equal((await simpleParser(retried[0]!.raw)).messageId, await sentMessageId(eventId));
       assert.deepEqual(deliveriesByRecipient(await eventById(ticketId, created.side_conversation.id, eventId))['busy@partner.test'], { status: 'sent', reason: null });
     } finally {
       sink.clearRejections();
@@ -471,7 +482,7 @@ describe(`retries and failures (${STORE_KIND})`, () => {
       assert.equal(done.attempts, 2);
       assert.equal(done.last_error, null);
       const mail = await simpleParser(sink.messages.at(-1)!.raw);
-      assert.equal(mail.messageId, `<${eventId}@${SUPPORT_DOMAIN}>`);
+      assert.equal(mail.messageId, await sentMessageId(eventId));
       assert.equal(mail.text?.trim(), 'First try will be greylisted');
       assert.deepEqual(deliveriesByRecipient(await eventById(ticketId, created.side_conversation.id, eventId)), {
         'vendor@example.com': { status: 'sent', reason: null },
@@ -510,7 +521,7 @@ describe(`retries and failures (${STORE_KIND})`, () => {
     assert.equal(done.status, 'delivered');
     assert.equal(done.attempts, 2);
     const mail = await simpleParser(sink.messages.at(-1)!.raw);
-    assert.equal(mail.messageId, `<${eventId}@${SUPPORT_DOMAIN}>`);
+    assert.equal(mail.messageId, await sentMessageId(eventId));
   });
 
   it('550 fails the row at once, the deliveries carry the server reason on the event, and nothing is tried again', async () => {
@@ -620,7 +631,7 @@ describe(`exactly once (${STORE_KIND})`, () => {
       assert.equal(mail.text?.trim(), `Message number ${n}`);
     }
     assert.equal(new Set(ids).size, 20);
-    assert.deepEqual([...ids].sort(), eventIds.map((id) => `<${id}@${SUPPORT_DOMAIN}>`).sort());
+    assert.deepEqual([...ids].sort(), (await sentMessageIds(eventIds)).sort());
     const rows = await t.db.selectFrom('outbox').selectAll().where('event_id', 'in', eventIds).execute();
     assert.equal(rows.length, 20);
     for (const row of rows) {
@@ -662,7 +673,7 @@ describe(`exactly once (${STORE_KIND})`, () => {
       const [handledA] = await Promise.all([passA, loopB]);
       assert.equal(handledA, 5);
       const ids = await Promise.all(slow.messages.map(async (m) => (await simpleParser(m.raw)).messageId));
-      assert.deepEqual([...new Set(ids)].sort(), eventIds.map((id) => `<${id}@${SUPPORT_DOMAIN}>`).sort());
+      assert.deepEqual([...new Set(ids)].sort(), (await sentMessageIds(eventIds)).sort());
       assert.equal(ids.length, 5, `each message once; relay B took over ${passB} rows still in relay A's batch: ${JSON.stringify(ids)}`);
     } finally {
       a.close();
@@ -675,7 +686,7 @@ describe(`exactly once (${STORE_KIND})`, () => {
     const ticketId = await newTicket('Crashed relay');
     const created = await createEmailSc(ticketId, { body: 'Sent by a relay that then died', to: [{ email: 'vendor@example.com' }] });
     const eventId = created.event!.id;
-    const messageId = `<${eventId}@${SUPPORT_DOMAIN}>`;
+    const messageId = await sentMessageId(eventId);
     const crashed = emailRelay(t.db, sink.url, { leaseMs: 1_500, relayId: 'relay-crashed' });
     const survivor = emailRelay(t.db, sink.url, { relayId: 'relay-survivor' });
     const before = sink.messages.length;
@@ -753,16 +764,16 @@ async function reap(processes: ServerProcess[]): Promise<void> {
 }
 
 /** Queues BATCH email side conversations on one ticket; returns the Message-IDs they will carry. */
-async function queueBatch(server: ServerProcess): Promise<{ ticketId: number; messageIds: Set<string> }> {
+async function queueBatch(server: ServerProcess): Promise<{ ticketId: number; eventIds: string[] }> {
   const ticket = await apiPost<{ ticket: { id: number } }>(server, '/api/v2/tickets.json', { ticket: { subject: 'Kill -9', comment: { body: 'batch' } } });
-  const messageIds = new Set<string>();
+  const eventIds: string[] = [];
   for (let i = 0; i < BATCH; i++) {
     const created = await apiPost<WriteBody>(server, `/api/v2/tickets/${ticket.ticket.id}/side_conversations.json`, {
       message: { subject: `Batch message ${i}`, body: `Body ${i}`, to: [{ email: `vendor${i}@example.com` }] },
     });
-    messageIds.add(`<${created.event!.id}@${SUPPORT_DOMAIN}>`);
+    eventIds.push(created.event!.id);
   }
-  return { ticketId: ticket.ticket.id, messageIds };
+  return { ticketId: ticket.ticket.id, eventIds };
 }
 
 async function messageIdsOf(sink: SmtpSink): Promise<string[]> {
@@ -777,7 +788,8 @@ async function claimsOfTheDead(db: Kysely<Database>, relayIdPrefix: string): Pro
   return { rows: held.rows[0]!.n, longestMs: held.rows[0]!.longest_ms ?? 0 };
 }
 
-async function checkBatchDelivered(sink: SmtpSink, expected: Set<string>, db: Kysely<Database>): Promise<void> {
+async function checkBatchDelivered(sink: SmtpSink, eventIds: string[], db: Kysely<Database>): Promise<void> {
+  const expected = new Set(await sentMessageIds(eventIds, db));
   const ids = await messageIdsOf(sink);
   for (const id of ids) assert.ok(expected.has(id), `${id} is the Message-ID of one of the queued events`);
   assert.equal(new Set(ids).size, BATCH, 'every event arrived, under its own Message-ID');
@@ -807,7 +819,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
     try {
       const api = await startServer({ ...env, RELAY: 'off' });
       started.push(api);
-      const { messageIds } = await queueBatch(api);
+      const { eventIds } = await queueBatch(api);
       store = await openStore({ databaseUrl: database.url, poolSize: 2 });
       assert.equal(await countRows(store.db, 'outbox'), BATCH);
       assert.equal(sink.messages.length, 0, 'RELAY=off: the API server sends nothing');
@@ -832,7 +844,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       assert.equal(await second.exited, 0, second.output());
       assert.match(second.output(), /relay stopped cleanly/);
 
-      await checkBatchDelivered(sink, messageIds, store.db);
+      await checkBatchDelivered(sink, eventIds, store.db);
     } finally {
       await reap(started);
       await store?.close();
@@ -851,7 +863,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
       // Queue the batch with the relay off, then stop cleanly.
       const queuer = await startServer({ ...env, RELAY: 'off' });
       started.push(queuer);
-      const { ticketId, messageIds } = await queueBatch(queuer);
+      const { ticketId, eventIds } = await queueBatch(queuer);
       queuer.proc.kill('SIGTERM');
       assert.equal(await queuer.exited, 0, queuer.output());
 
@@ -898,7 +910,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
 
       const after = await openStore({ dataDir: dir });
       try {
-        await checkBatchDelivered(sink, messageIds, after.db);
+        await checkBatchDelivered(sink, eventIds, after.db);
       } finally {
         await after.close();
       }
@@ -986,7 +998,7 @@ describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
       const scId = created.side_conversation.id;
       await sink.waitForMessages(1, 30_000);
       const out = await simpleParser(sink.messages[0]!.raw);
-      assert.equal(out.messageId, `<${created.event!.id}@${SUPPORT_DOMAIN}>`);
+      assert.match(out.messageId ?? '', new RegExp(`^<[0-9a-f]{32}@${SUPPORT_DOMAIN.replace(/\./g, '\\.')}>$`), 'a keyed hash, not the event id');
       assert.deepEqual(addresses(out.from), [{ name: 'Administrator', address: SUPPORT_ADDRESS }]);
       assert.equal(out.subject, 'Toner order');
       const replyTo = addresses(out.replyTo)[0]!.address;
@@ -1069,7 +1081,7 @@ describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
       const mail = await simpleParser(sink.messages[0]!.raw);
       assert.equal(sink.messages[0]!.mailFrom, 'help@new-brand.test');
       assert.deepEqual(addresses(mail.from), [{ name: 'Administrator', address: 'help@new-brand.test' }]);
-      assert.equal(mail.messageId, `<${created.event!.id}@new-brand.test>`);
+      assert.match(mail.messageId ?? '', /^<[0-9a-f]{32}@new-brand\.test>$/, 'the new domain; a keyed hash, not the event id');
       second.proc.kill('SIGTERM');
       assert.equal(await second.exited, 0, second.output());
     } finally {
@@ -1110,7 +1122,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     const attachments = createAttachmentsService({ db: t.db, blobs: new DatabaseBlobStore(t.db) });
     const captured = captureLogger();
     listenerLog = captured.entries;
-    listener = createSmtpListener({ db: t.db, attachments, inboundDomain: INBOUND_DOMAIN, maxBytes: 1_000_000, logger: captured.logger });
+    listener = createSmtpListener({ db: t.db, attachments, inboundDomain: INBOUND_DOMAIN, trustedAuthservId: TRUSTED_AUTHSERV_ID, maxBytes: 1_000_000, logger: captured.logger });
     port = await listen(listener);
     small = createSmtpListener({ db: t.db, attachments, inboundDomain: INBOUND_DOMAIN, maxBytes: 4_096, logger: captureLogger().logger });
     smallPort = await listen(small);
@@ -1133,7 +1145,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
       r.close();
     }
     const mail = await simpleParser(sink.messages.at(-1)!.raw);
-    assert.equal(mail.messageId, `<${created.event!.id}@${SUPPORT_DOMAIN}>`);
+    assert.equal(mail.messageId, await sentMessageId(created.event!.id));
     const replyTo = addresses(mail.replyTo)[0]!.address;
     assert.match(replyTo, REPLY_TO);
     return { ticketId, scId: created.side_conversation.id, messageId: mail.messageId, replyTo, subject };
@@ -1207,7 +1219,7 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
       r.close();
     }
     const out = await simpleParser(sink.messages.at(-1)!.raw);
-    assert.equal(out.messageId, `<${answer.event!.id}@${SUPPORT_DOMAIN}>`);
+    assert.equal(out.messageId, await sentMessageId(answer.event!.id));
     assert.equal(out.inReplyTo, '<stock-reply-1@vendor.example>');
     assert.deepEqual(referencesOf(out), [conv.messageId, '<stock-reply-1@vendor.example>']);
     assert.deepEqual(addresses(out.to), [{ name: 'Vendor Person', address: 'vendor@example.com' }]);
@@ -1219,6 +1231,8 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     const sent = await swaks(port, [
       '--from', colleague.email,
       '--to', conv.replyTo,
+      // The receiving MX vouches for the sender (see test/inbound-identity.test.ts for the forgeries).
+      '--header', `Authentication-Results: ${TRUSTED_AUTHSERV_ID}; dkim=pass header.d=example.com; dmarc=pass header.from=example.com`,
       '--h-From', `"Someone Else" <${colleague.email}>`,
       '--header', `Subject: Re: ${conv.subject}`,
       '--body', 'Adding myself to this thread.',

@@ -200,7 +200,9 @@ export async function multiPart(options: { short: boolean }): Promise<void> {
         ...notDelivered.map((r) => `outbox ${String(r['id'])}: ${String(r['status'])} after ${String(r['attempts'])} attempts: ${clip(r['last_error'])}`)]);
 
     const counts = sink.counts();
-    const expectedIds = new Set([...eventIds].map((id) => `<${id}@sideline.localhost>`));
+    // Message-IDs are a keyed hash of the event id (threading.ts): the ones recorded for these events.
+    const recorded = (await sqlClient.query("select event_id::text as event_id, message_id from email_messages where direction = 'outbound'")).rows as Row[];
+    const expectedIds = new Set(recorded.filter((r) => eventIds.has(String(r['event_id']))).map((r) => String(r['message_id'])));
     const twice = [...counts].filter(([, n]) => n > 1);
     const never = [...expectedIds].filter((id) => !counts.has(id));
     const strays = [...counts.keys()].filter((id) => !expectedIds.has(id));

@@ -260,7 +260,14 @@ export interface InboundEventsSeenTable {
   created_at: Timestamp;
 }
 
+export interface InstallSecretsTable {
+  name: string;
+  secret: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  install_secrets: InstallSecretsTable;
   slack_workspaces: SlackWorkspacesTable;
   teams_bots: TeamsBotsTable;
   inbound_events_seen: InboundEventsSeenTable;

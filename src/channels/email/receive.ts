@@ -9,6 +9,7 @@ import { htmlToText, plainTextToHtml, previewText } from '../../text/html.js';
 import { findUserByEmail } from '../../users/repo.js';
 import { participantsOf } from '../../side-conversations/repo.js';
 import { recordReply } from '../../side-conversations/thread.js';
+import { senderIsVouchedFor } from './sender-identity.js';
 import { tokenFromAddress } from './threading.js';
 
 /** A message we will not take, with the answer for each door it came through. */
@@ -26,6 +27,8 @@ export interface InboundDeps {
   db: Kysely<Database>;
   attachments: AttachmentsService;
   inboundDomain: string;
+  /** INBOUND_TRUSTED_AUTHSERV_ID: whose Authentication-Results may make a sender one of our users. */
+  trustedAuthservId?: string | undefined;
 }
 
 export interface InboundResult {
@@ -131,7 +134,8 @@ export async function receiveEmail(deps: InboundDeps, raw: Buffer, envelope: { r
     attachmentIds.push(stored.id);
   }
 
-  const known = await findUserByEmail(deps.db, accountId, sender);
+  const vouched = senderIsVouchedFor({ headerLines: mail.headerLines, fromAddress: senderAddress, trustedAuthservId: deps.trustedAuthservId });
+  const known = vouched ? await findUserByEmail(deps.db, accountId, sender) : undefined;
   const actor: ParticipantRecord = known
     ? { user_id: known.id, name: known.name, email: known.email }
     : { user_id: null, name: senderName, email: sender.toLowerCase() };

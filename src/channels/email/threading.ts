@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Executor } from '../../db/executor.js';
 
 /** The per-conversation secret of its Reply-To address: 128 random bits, lower-case hex (mail systems may fold case). */
@@ -25,35 +24,45 @@ export function domainOf(address: string): string {
 /**
  * An outbound message's Message-ID is fixed by its event, so a retried send (after a crash
  * between the SMTP server's acceptance and our record of it) carries the same id and receivers
- * can drop the duplicate.
+ * can drop the duplicate. It is a keyed hash of the event id, not the id itself: event ids are
+ * shown by the API, and a Message-ID a sender can guess is enough to thread forged mail by
+ * References alone.
  */
-export function messageIdFor(eventId: string, domain: string): string {
-  return `<${eventId}@${domain}>`;
+export function messageIdFor(key: Buffer, eventId: string, domain: string): string {
+  return `<${createHmac('sha256', key).update(eventId).digest('hex').slice(0, 32)}@${domain}>`;
+}
+
+/** The key of messageIdFor: made by migration 0006, shared by every process on the store. */
+export async function messageIdKey(db: Executor): Promise<Buffer> {
+  const row = await db.selectFrom('install_secrets').select('secret').where('name', '=', 'message_id').executeTakeFirstOrThrow();
+  return Buffer.from(row.secret, 'hex');
 }
 
 /**
  * Records the Message-ID an outbound email will carry, in the transaction that creates its event.
- * One statement: the domain is taken from the account's support address as the row is written
- * (the same value messageIdFor(eventId, domainOf(address)) gives).
+ * Delivery sends the recorded id (outboundMessageId), so ids recorded before a change of formula
+ * keep threading.
  */
 export async function recordOutboundMessageId(trx: Executor, accountId: number, sideConversationId: string, eventId: string): Promise<void> {
-  const inserted = await trx
+  const account = await trx.selectFrom('accounts').select('support_address').where('id', '=', accountId).executeTakeFirst();
+  if (!account) throw new Error(`account ${accountId} not found while recording a Message-ID`);
+  const messageId = messageIdFor(await messageIdKey(trx), eventId, domainOf(account.support_address));
+  await trx
     .insertInto('email_messages')
-    .columns(['account_id', 'side_conversation_id', 'event_id', 'message_id', 'direction'])
-    .expression((eb) =>
-      eb
-        .selectFrom('accounts')
-        .select([
-          'accounts.id',
-          sql<string>`${sideConversationId}::uuid`.as('side_conversation_id'),
-          sql<string>`${eventId}::uuid`.as('event_id'),
-          sql<string>`'<' || ${eventId}::text || '@' || lower(substring(accounts.support_address from '[^@]*$')) || '>'`.as('message_id'),
-          sql<'outbound'>`'outbound'`.as('direction'),
-        ])
-        .where('accounts.id', '=', accountId),
-    )
+    .values({ account_id: accountId, side_conversation_id: sideConversationId, event_id: eventId, message_id: messageId, direction: 'outbound' })
+    .execute();
+}
+
+/** The Message-ID recorded for an outbound event, or null when none was. */
+export async function outboundMessageId(db: Executor, accountId: number, eventId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('email_messages')
+    .select('message_id')
+    .where('account_id', '=', accountId)
+    .where('event_id', '=', eventId)
+    .where('direction', '=', 'outbound')
     .executeTakeFirst();
-  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) throw new Error(`account ${accountId} not found while recording a Message-ID`);
+  return row?.message_id ?? null;
 }
 
 /** Message-IDs of a conversation so far, oldest first, for In-Reply-To and References. */
