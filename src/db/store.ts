@@ -45,6 +45,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
+      // While the server is away, a request waits this long for a connection, then gets a 503.
+      connectionTimeoutMillis: 5_000,
+      // A connection whose server vanished without a word (a crashed host) is noticed, not waited on forever.
+      keepAlive: true,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
           oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 
 /** An error with the Zendesk body it must be answered with. */
 export class ApiError extends Error {
@@ -34,9 +35,20 @@ export const badRequest = (error: string, description: string) => new ApiError(4
 
 export const payloadTooLarge = (description: string) => new ApiError(413, { error: 'PayloadTooLarge', description });
 
-/** The only response that carries Retry-After (some clients treat any response with it as a rate limit). */
+/** With 503 below, the only responses that carry Retry-After (some clients treat any response with it as a rate limit). */
 export const tooManyRequests = (description: string, retryAfterSeconds: number) =>
   new ApiError(429, { error: 'TooManyRequests', description }, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+
+/** How long a client should wait before trying again while the database is away (it usually restarts in seconds). */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/** The database is unreachable (restarting, connection dropped). A write answered this way was not acknowledged: it may or may not have been committed. */
+export const databaseUnavailable = () =>
+  new ApiError(
+    503,
+    { error: 'DatabaseUnavailable', description: 'The database is unavailable right now; try again shortly.' },
+    { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
+  );
 
 export const recordInvalid = (details: ValidationDetails) =>
   new ApiError(422, { error: 'RecordInvalid', description: 'Record validation errors', details });
@@ -128,6 +140,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       case 'FST_ERR_CTP_INVALID_JSON_BODY':
         return send(reply, invalidJson(error.message));
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      return send(reply, databaseUnavailable());
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       if (error.statusCode === 413) return send(reply, payloadTooLarge(error.message));

@@ -1,7 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { groupBy } from '../db/paging.js';
 import type { Database, OutboxRow, SideConversationChannel } from '../db/types.js';
+import {
+  claimDue,
+  lockClaimedRow,
+  markDelivered,
+  markFailed,
+  recordRecipient,
+  releaseAllClaims,
+  releaseClaims,
+  renewLeases,
+  scheduleRetry,
+} from './repo.js';
+
 
 /** What a channel says of one delivery attempt. */
 export type DeliveryOutcome =
@@ -72,6 +84,10 @@ export class Relay {
   #timer: NodeJS.Timeout | null = null;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
+  /** The pass running now (or the last one): passes of one relay run one after the other. */
+  #pass: Promise<void> = Promise.resolve();
+  /** Outcomes of deliveries made whose recording failed, by outbox id (see #recordOrKeep). */
+  readonly #unrecorded = new Map<number, { row: OutboxRow; outcome: DeliveryOutcome }>();
 
   constructor(options: RelayOptions) {
     this.#db = options.db;
@@ -93,85 +109,76 @@ export class Relay {
    * this process): whatever is claimed there was claimed by a process that has since died.
    */
   async releaseAllClaims(): Promise<number> {
-    const result = await this.#db
-      .updateTable('outbox')
-      .set({ claimed_until: null, claimed_by: null })
-      .where('status', '=', 'pending')
-      .where('claimed_until', 'is not', null)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    return releaseAllClaims(this.#db);
   }
 
   /** Claims due rows, leases them to this relay, and returns them. */
   async claim(): Promise<OutboxRow[]> {
-    const result = await sql<OutboxRow>`
-      with due as (
-        select id from outbox
-        where status = 'pending' and next_attempt_at <= now()
-          and (claimed_until is null or claimed_until < now())
-        order by next_attempt_at, id
-        limit ${this.#batchSize}
-        for update skip locked
-      )
-      update outbox set claimed_until = now() + ${`${this.#leaseMs} milliseconds`}::interval,
-                        claimed_by = ${this.id},
-                        attempts = outbox.attempts + 1
-      from due where outbox.id = due.id
-      returning outbox.*`.execute(this.#db);
-    return result.rows;
+    return claimDue(this.#db, this.id, this.#batchSize, this.#leaseMs);
   }
 
   /**
-   * One pass: claim a batch and deliver it row by row. Each row's lease is renewed just before its
-   * delivery (a slow batch must not let another relay take rows still waiting here), and a stop
-   * request gives the rest of the batch back. Returns how many rows were handled.
+   * One pass: claim a batch and deliver it row by row. Passes of one relay never overlap (a call
+   * while one runs waits for it), so a claim never takes back a row still in hand. Returns how
+   * many rows were handled.
    */
-  async runOnce(): Promise<number> {
+  runOnce(): Promise<number> {
+    const pass = this.#pass.then(() => this.#runPass());
+    this.#pass = pass.then(
+      () => undefined,
+      () => undefined,
+    );
+    return pass;
+  }
+
+  /**
+   * Each row's lease is renewed, with those of the rows still waiting in the batch, just before
+   * its delivery (a slow batch must not let another relay take rows still waiting here). Every
+   * claimed row ends the pass delivered, recorded for a retry, or given back: when the pass fails
+   * (the database went away) or is stopped, the rows not yet handled are released; if even that
+   * fails, the next pass of this relay claims them again at once.
+   */
+  async #runPass(): Promise<number> {
+    await this.#recordKept();
     const rows = await this.claim();
+    const waiting = new Set(rows.map((row) => row.id));
     // Rows of one conversation stay in order (a Slack reply needs its thread started); different
     // conversations are delivered side by side, so one slow server does not hold up the batch.
     const byConversation = [...groupBy(rows, (row) => row.side_conversation_id).values()];
     let handled = 0;
+    let failure: unknown = null;
     const worker = async () => {
       for (let group = byConversation.shift(); group; group = byConversation.shift()) {
         for (const row of group) {
-          if (this.#stopping) return;
-          if (!(await this.#renewLease(row))) continue;
-          await this.#deliver(row);
-          handled += 1;
+          if (this.#stopping || failure !== null) return;
+          try {
+            const renewed = await renewLeases(this.#db, this.id, [...waiting], this.#leaseMs);
+            waiting.delete(row.id);
+            if (!renewed.has(row.id)) continue;
+            await this.#deliver(row);
+            handled += 1;
+          } catch (error) {
+            failure ??= error;
+            return;
+          }
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, byConversation.length) }, worker));
-    if (this.#stopping) await this.releaseMyClaims();
+    if (waiting.size > 0) {
+      try {
+        await releaseClaims(this.#db, this.id, [...waiting]);
+      } catch (error) {
+        this.#log.warn({ err: error, relay: this.id, rows: waiting.size }, 'could not give back unhandled claims; the next pass takes them again');
+      }
+    }
+    if (failure !== null) throw failure;
     return handled;
-  }
-
-  /**
-   * Extends the lease on every row this relay still holds (so rows waiting in a slow batch stay
-   * ours); false when `row` is no longer among them (its lease lapsed and another relay took it).
-   */
-  async #renewLease(row: OutboxRow): Promise<boolean> {
-    const renewed = await this.#db
-      .updateTable('outbox')
-      .set({ claimed_until: sql`now() + ${`${this.#leaseMs} milliseconds`}::interval` })
-      .where('claimed_by', '=', this.id)
-      .where('status', '=', 'pending')
-      .where('claimed_until', 'is not', null)
-      .returning('id')
-      .execute();
-    return renewed.some((r) => r.id === row.id);
   }
 
   /** Gives back the rows this relay claimed and has not delivered (on stop). */
   async releaseMyClaims(): Promise<void> {
-    await this.#db
-      .updateTable('outbox')
-      .set({ claimed_until: null, claimed_by: null, attempts: sql`greatest(attempts - 1, 0)` })
-      .where('claimed_by', '=', this.id)
-      .where('status', '=', 'pending')
-      .where('claimed_until', 'is not', null)
-      .execute();
+    await releaseClaims(this.#db, this.id);
   }
 
   async #deliver(row: OutboxRow): Promise<void> {
@@ -182,32 +189,41 @@ export class Relay {
     } catch (error) {
       outcome = { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
     }
-    await this.#record(row, outcome);
+    await this.#recordOrKeep(row, outcome);
+  }
+
+  /**
+   * The message has left: its outcome must be recorded, or it is sent again once the lease ends.
+   * When recording fails (the database went away, the transaction was a deadlock victim), the
+   * outcome is kept here and recorded at the start of this relay's next pass, before it claims
+   * anything; the row stays leased to this relay meanwhile, so no other relay sends it again.
+   */
+  async #recordOrKeep(row: OutboxRow, outcome: DeliveryOutcome): Promise<void> {
+    try {
+      await this.#record(row, outcome);
+    } catch (error) {
+      this.#unrecorded.set(row.id, { row, outcome });
+      throw error;
+    }
+  }
+
+  /** Records the outcomes a failed pass could not; throws (ending the pass) while that still fails. */
+  async #recordKept(): Promise<void> {
+    for (const [id, { row, outcome }] of this.#unrecorded) {
+      await this.#record(row, outcome);
+      this.#unrecorded.delete(id);
+    }
   }
 
   async #record(row: OutboxRow, outcome: DeliveryOutcome): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
-      const mine = await trx
-        .selectFrom('outbox')
-        .select(['id'])
-        .where('id', '=', row.id)
-        .where('claimed_by', '=', this.id)
-        .where('status', '=', 'pending')
-        .forUpdate()
-        .executeTakeFirst();
-      if (!mine) {
+      if (!(await lockClaimedRow(trx, row.id, this.id))) {
         this.#log.warn({ outbox_id: row.id, relay: this.id }, 'lease lost before the outcome was recorded');
         return;
       }
       if (outcome.kind === 'delivered') {
         for (const r of outcome.recipients) {
-          if (r.status === 'deferred') continue;
-          await trx
-            .updateTable('deliveries')
-            .set({ status: r.status, reason: r.reason ?? null, updated_at: sql`now()` })
-            .where('outbox_id', '=', row.id)
-            .where('recipient', '=', r.recipient)
-            .execute();
+          if (r.status !== 'deferred') await recordRecipient(trx, row.id, r.recipient, r.status, r.reason ?? null);
         }
         const deferred = outcome.recipients.filter((r) => r.status === 'deferred');
         if (deferred.length > 0) {
@@ -215,18 +231,8 @@ export class Relay {
           await this.#retryOrGiveUp(trx, row, { kind: 'retry', reason: deferred.map((r) => `${r.recipient}: ${r.reason ?? 'deferred'}`).join('; ') });
           return;
         }
-        await trx
-          .updateTable('outbox')
-          .set({ status: 'delivered', delivered_at: sql`now()`, claimed_until: null, last_error: null })
-          .where('id', '=', row.id)
-          .execute();
         // Recipients the channel did not name were handed over with the rest.
-        await trx
-          .updateTable('deliveries')
-          .set({ status: 'sent', updated_at: sql`now()` })
-          .where('outbox_id', '=', row.id)
-          .where('status', '=', 'queued')
-          .execute();
+        await markDelivered(trx, row.id);
         this.#log.info({ outbox_id: row.id, channel: row.channel, attempts: row.attempts }, 'delivered');
         return;
       }
@@ -238,26 +244,12 @@ export class Relay {
     const giveUp = outcome.kind === 'failed' || row.attempts >= this.#maxAttempts;
     if (giveUp) {
       const reason = outcome.kind === 'failed' ? outcome.reason : `gave up after ${row.attempts} attempts: ${outcome.reason}`;
-      await trx.updateTable('outbox').set({ status: 'failed', claimed_until: null, last_error: reason }).where('id', '=', row.id).execute();
-      await trx
-        .updateTable('deliveries')
-        .set({ status: 'failed', reason, updated_at: sql`now()` })
-        .where('outbox_id', '=', row.id)
-        .where('status', '=', 'queued')
-        .execute();
+      await markFailed(trx, row.id, reason);
       this.#log.warn({ outbox_id: row.id, channel: row.channel, reason }, 'delivery failed for good');
       return;
     }
     const delay = outcome.retryAfterMs ?? backoffMs(row.attempts, this.#baseBackoffMs, this.#maxBackoffMs, this.#random);
-    await trx
-      .updateTable('outbox')
-      .set({
-        claimed_until: null,
-        last_error: outcome.reason,
-        next_attempt_at: sql`now() + ${`${Math.max(0, delay)} milliseconds`}::interval`,
-      })
-      .where('id', '=', row.id)
-      .execute();
+    await scheduleRetry(trx, row.id, outcome.reason, delay);
     this.#log.warn({ outbox_id: row.id, channel: row.channel, attempt: row.attempts, retry_in_ms: delay, reason: outcome.reason }, 'delivery will be retried');
   }
 
@@ -297,5 +289,10 @@ export class Relay {
     this.#stopping = true;
     this.poke();
     await this.#loop;
+    if (this.#unrecorded.size > 0) {
+      await this.#recordKept().catch((error: unknown) =>
+        this.#log.error({ err: error, relay: this.id, rows: this.#unrecorded.size }, 'stopping with delivery outcomes not recorded; those rows are sent again after their lease'),
+      );
+    }
   }
 }
