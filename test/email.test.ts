@@ -1422,7 +1422,7 @@ describe(`inbound email by HTTP (${STORE_KIND})`, () => {
     assert.equal(await countRows(t.db, 'side_conversation_events'), events);
   });
 
-  it('without a configured secret the route is 404', async () => {
+  it('without a configured secret the route is 404 EndpointDisabled, saying how to enable it', async () => {
     const bare = await startTestApp();
     try {
       const res = await bare.request({
@@ -1433,7 +1433,9 @@ describe(`inbound email by HTTP (${STORE_KIND})`, () => {
         auth: null,
       });
       expectStatus(res, 404);
-      assert.equal(res.json<{ error: string }>().error, 'InvalidEndpoint');
+      const body = res.json<{ error: string; description: string }>();
+      assert.equal(body.error, 'EndpointDisabled');
+      assert.match(body.description, /disabled.*INBOUND_EMAIL_SECRET/);
       assert.equal(await countRows(bare.db, 'side_conversation_events'), 0);
     } finally {
       await bare.close();
