@@ -23,6 +23,7 @@ import type { Database } from './db/types.js';
 import { createGroupsService } from './groups/service.js';
 import { groupsRoutes } from './groups/routes.js';
 import { registerAuth } from './http/auth.js';
+import { registerCors, type CorsPolicy } from './http/cors.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { capConnections, DEFAULT_CONNECTION_LIMITS, serverTimeoutOptions, type ConnectionLimits } from './http/connection-limits.js';
@@ -63,6 +64,8 @@ export interface AppOptions {
   connections?: Partial<ConnectionLimits>;
   /** The store's cache of hot reads (Store.reads); unset: every read asks the database. */
   reads?: Reads;
+  /** CORS_ORIGINS; unset or null: no CORS headers, preflights are unknown endpoints. */
+  cors?: CorsPolicy | null;
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -122,6 +125,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerValidators(app);
   registerJsonBodyParser(app);
   registerErrorHandling(app);
+  registerCors(app, options.cors ?? null);
   registerAuth(app, new AccountResolver(db), authenticator);
 
   await app.register(swagger, {

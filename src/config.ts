@@ -1,3 +1,5 @@
+import { parseCorsOrigins, type CorsPolicy } from './http/cors.js';
+
 /** Environment → typed configuration, validated once at start with messages a person can act on. */
 export interface Config {
   port: number;
@@ -47,6 +49,8 @@ export interface Config {
   outboundAllowPrivate: boolean;
   /** Side conversation creates + replies per account per 10 minutes (Zendesk: 300); 0 = off. */
   rateLimitPer10Minutes: number;
+  /** Browser origins allowed to call the API (CORS_ORIGINS); null: CORS off. */
+  cors: CorsPolicy | null;
 }
 
 export class ConfigError extends Error {}
@@ -124,6 +128,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const key = /^[0-9a-fA-F]{64}$/.test(encryptionKey) ? Buffer.from(encryptionKey, 'hex') : Buffer.from(encryptionKey, 'base64');
     if (key.length !== 32) throw new ConfigError('SIDELINE_ENCRYPTION_KEY must be 32 bytes: 64 hex characters or base64 (openssl rand -hex 32)');
   }
+  let cors: CorsPolicy | null;
+  try {
+    cors = parseCorsOrigins(env['CORS_ORIGINS']);
+  } catch (error) {
+    throw new ConfigError(`CORS_ORIGINS: ${(error as Error).message}`);
+  }
   const url = (name: string, fallback: string): string => {
     const value = optional(env, name) ?? fallback;
     try {
@@ -135,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return value;
   };
   return {
+    cors,
     encryptionKey,
     rateLimitPer10Minutes: integer(env, 'RATE_LIMIT_PER_10_MINUTES', 0, 0, 1_000_000),
     slackApiUrl: url('SLACK_API_URL', 'https://slack.com/api/'),

@@ -115,6 +115,7 @@ async function serve(config: Config): Promise<void> {
     inbound: { domain: config.inboundDomain, secret: config.inboundEmailSecret, maxBytes: config.inboundMaxBytes, trustedAuthservId: config.inboundTrustedAuthservId },
     secretBox: SecretBox.fromEnv(config.encryptionKey),
     rateLimitPer10Minutes: config.rateLimitPer10Minutes,
+    cors: config.cors,
     slackApiUrl: config.slackApiUrl,
     outboundAllowPrivate: config.outboundAllowPrivate,
     connections: {

@@ -5,7 +5,8 @@
  * - retries, failures, exactly-once delivery and leases, with Relay instances in this process;
  * - the real CLI: kill -9 mid-batch (`sideline relay` on PostgreSQL, `sideline serve` on PGlite),
  *   SIGTERM mid-batch, and `serve` with SMTP_URL, INBOUND_SMTP_PORT and INBOUND_EMAIL_SECRET;
- * - inbound: replies sent with Debian's swaks to our SMTP listener, and raw messages POSTed to
+ * - inbound: replies sent with a real SMTP client (nodemailer, test/helpers/smtp-client.ts) to our
+ *   SMTP listener (Debian's swaks too, in email-swaks.test.ts), and raw messages POSTed to
  *   /api/v2/inbound/email.
  *
  * One store per file (plus a fresh one per process test). Every test leaves no pending outbox row
@@ -13,13 +14,11 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { sql, type Kysely } from 'kysely';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import type { SMTPServer } from 'smtp-server';
@@ -34,9 +33,8 @@ import { countRows, createTempDatabase, startTestApp, STORE_KIND, type TestApp, 
 import { eventsOf, expectStatus, multipartFile, showSc } from './helpers/api.js';
 import type { ScEvent, WriteBody } from './helpers/api-types.js';
 import { freePort, runSideline, startServer, type ServerProcess } from './helpers/server.js';
+import { sendSmtp, type SmtpMessage } from './helpers/smtp-client.js';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.js';
-
-const exec = promisify(execFile);
 
 const SUPPORT_ADDRESS = 'help@support.test';
 const SUPPORT_DOMAIN = 'support.test';
@@ -136,28 +134,6 @@ async function dbNow(db: Kysely<Database>): Promise<string> {
   return result.rows[0]!.now;
 }
 
-/** Runs swaks against a server; a refusal is a non-zero exit with the transcript, not an exception. */
-async function swaks(port: number, args: string[]): Promise<{ code: number; transcript: string }> {
-  try {
-    const { stdout, stderr } = await exec('swaks', ['--server', `127.0.0.1:${port}`, '--helo', 'vendor.example', ...args], { timeout: 60_000 });
-    return { code: 0, transcript: stdout + stderr };
-  } catch (error) {
-    const e = error as { code?: unknown; stdout?: string; stderr?: string };
-    if (typeof e.code !== 'number') throw error;
-    return { code: e.code, transcript: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
-
-/** The server's answer to the message (the line after the final "."), or to whatever failed first. */
-function finalAnswer(transcript: string): string {
-  const lines = transcript.split(/\r?\n/);
-  const refused = lines.find((l) => l.startsWith('<** '));
-  if (refused) return refused.slice(4).trim();
-  const dot = lines.findIndex((l) => l === ' -> .');
-  const answer = dot >= 0 ? lines.slice(dot + 1).find((l) => l.startsWith('<-  ')) : undefined;
-  return answer ? answer.slice(4).trim() : transcript;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The file's app (with inbound email configured) and its API helpers
 // ---------------------------------------------------------------------------------------------
@@ -165,18 +141,15 @@ function finalAnswer(transcript: string): string {
 let t: TestApp;
 let agent: TestUser;
 const AGENT_NAME = 'Agent Smith';
-let scratch: string;
 
 before(async () => {
   t = await startTestApp({ inbound: { domain: INBOUND_DOMAIN, secret: INBOUND_SECRET, maxBytes: 1_000_000 } });
   await t.db.updateTable('accounts').set({ support_address: SUPPORT_ADDRESS, name: 'Acme Support' }).where('id', '=', t.accountId).execute();
   agent = await t.createUser('agent', AGENT_NAME);
-  scratch = mkdtempSync(join(tmpdir(), 'sideline-email-'));
 });
 
 after(async () => {
   await t.close();
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 /** Whatever a test left queued is failed, so the next test's relay sees only its own rows. */
@@ -964,7 +937,7 @@ describe('stopping a relay mid-batch: kill -9 and SIGTERM', () => {
 });
 
 describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
-  it('serve sends through SMTP_URL, takes the swaks reply on INBOUND_SMTP_PORT and the HTTP route, and stops cleanly', async () => {
+  it('serve sends through SMTP_URL, takes the SMTP reply on INBOUND_SMTP_PORT and the HTTP route, and stops cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sideline-cli-'));
     const database = process.env['DATABASE_URL'] ? await freshDatabase() : null;
     const sink = await startSmtpSink();
@@ -1005,22 +978,17 @@ describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
       assert.match(replyTo, REPLY_TO);
 
       const attachment = randomBytes(777);
-      const attachmentPath = join(dir, 'invoice.bin');
-      writeFileSync(attachmentPath, attachment);
-      const bodyPath = join(dir, 'reply.txt');
-      writeFileSync(bodyPath, 'Sent today.\n\nOn Mon, Administrator <help@support.test> wrote:\n> Please send 3 cartridges.\n');
-      const sent = await swaks(smtpPort, [
-        '--from', 'vendor@example.com',
-        '--to', replyTo,
-        '--h-From', '"Vendor Person" <vendor@example.com>',
-        '--header', 'Subject: Re: Toner order',
-        '--header', `In-Reply-To: ${out.messageId}`,
-        '--body', `@${bodyPath}`,
-        '--attach-name', 'invoice.bin',
-        '--attach', `@${attachmentPath}`,
-      ]);
-      assert.equal(sent.code, 0, sent.transcript);
-      assert.match(finalAnswer(sent.transcript), /^250 Recorded/);
+      const sent = await sendSmtp(smtpPort, {
+        envelope: { from: 'vendor@example.com', to: replyTo },
+        from: '"Vendor Person" <vendor@example.com>',
+        to: replyTo,
+        subject: 'Re: Toner order',
+        inReplyTo: out.messageId,
+        text: 'Sent today.\n\nOn Mon, Administrator <help@support.test> wrote:\n> Please send 3 cartridges.\n',
+        attachments: [{ filename: 'invoice.bin', content: attachment, contentType: 'application/octet-stream' }],
+      });
+      assert.ok(sent.accepted, sent.transcript);
+      assert.match(sent.reply, /^250 Recorded/);
 
       await waitUntil('the create delivery to be recorded', async () => {
         const events = (await get<{ events: ScEvent[] }>(`/api/v2/tickets/${ticketId}/side_conversations/${scId}/events.json`)).events;
@@ -1094,7 +1062,7 @@ describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// 5. Inbound by SMTP (swaks → our listener)
+// 5. Inbound by SMTP (a real SMTP client → our listener)
 // ---------------------------------------------------------------------------------------------
 
 async function listen(server: SMTPServer): Promise<number> {
@@ -1151,12 +1119,6 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     return { ticketId, scId: created.side_conversation.id, messageId: mail.messageId, replyTo, subject };
   }
 
-  function file(name: string, content: string | Buffer): string {
-    const path = join(scratch, `${randomBytes(4).toString('hex')}-${name}`);
-    writeFileSync(path, content);
-    return path;
-  }
-
   const QUOTED_REPLY =
     'Thanks, we have 12 units in stock.\nThey ship Monday.\n\n' +
     'On Mon, 1 Jan 2024 at 10:00, Agent Smith <help@support.test> wrote:\n> How many units are in stock?\n>\n> Agent Smith\n\n' +
@@ -1170,21 +1132,19 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     const attachment = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(1500)]);
     const outboxBefore = await countRows(t.db, 'outbox');
 
-    const sent = await swaks(port, [
-      '--from', 'vendor@example.com',
-      '--to', conv.replyTo,
-      '--h-From', '"Vendor Person" <vendor@example.com>',
-      '--header', `Subject: Re: ${conv.subject}`,
-      '--header', `In-Reply-To: ${conv.messageId}`,
-      '--header', `References: ${conv.messageId}`,
-      '--header', 'Message-Id: <stock-reply-1@vendor.example>',
-      '--body', `@${file('body.txt', QUOTED_REPLY)}`,
-      '--attach-type', 'application/pdf',
-      '--attach-name', 'quote.pdf',
-      '--attach', `@${file('quote.pdf', attachment)}`,
-    ]);
-    assert.equal(sent.code, 0, sent.transcript);
-    assert.match(finalAnswer(sent.transcript), /^250 Recorded/);
+    const sent = await sendSmtp(port, {
+      envelope: { from: 'vendor@example.com', to: conv.replyTo },
+      from: '"Vendor Person" <vendor@example.com>',
+      to: conv.replyTo,
+      subject: `Re: ${conv.subject}`,
+      inReplyTo: conv.messageId,
+      references: conv.messageId,
+      messageId: '<stock-reply-1@vendor.example>',
+      text: QUOTED_REPLY,
+      attachments: [{ filename: 'quote.pdf', content: attachment, contentType: 'application/pdf' }],
+    });
+    assert.ok(sent.accepted, sent.transcript);
+    assert.match(sent.reply, /^250 Recorded/);
 
     const events = await eventsOf(t, conv.ticketId, conv.scId);
     const reply = events.at(-1)!;
@@ -1228,16 +1188,16 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
   it('a sender who is a user of the account is recorded as that user', async () => {
     const conv = await conversationWithVendor('Known sender');
     const colleague = await t.createUser('agent', 'Dana Colleague');
-    const sent = await swaks(port, [
-      '--from', colleague.email,
-      '--to', conv.replyTo,
+    const sent = await sendSmtp(port, {
+      envelope: { from: colleague.email, to: conv.replyTo },
+      from: `"Someone Else" <${colleague.email}>`,
+      to: conv.replyTo,
+      subject: `Re: ${conv.subject}`,
       // The receiving MX vouches for the sender (see test/inbound-identity.test.ts for the forgeries).
-      '--header', `Authentication-Results: ${TRUSTED_AUTHSERV_ID}; dkim=pass header.d=example.com; dmarc=pass header.from=example.com`,
-      '--h-From', `"Someone Else" <${colleague.email}>`,
-      '--header', `Subject: Re: ${conv.subject}`,
-      '--body', 'Adding myself to this thread.',
-    ]);
-    assert.equal(sent.code, 0, sent.transcript);
+      headers: { 'Authentication-Results': `${TRUSTED_AUTHSERV_ID}; dkim=pass header.d=example.com; dmarc=pass header.from=example.com` },
+      text: 'Adding myself to this thread.',
+    });
+    assert.ok(sent.accepted, sent.transcript);
     const reply = (await eventsOf(t, conv.ticketId, conv.scId)).at(-1)!;
     assert.equal(reply.via, 'email');
     assert.deepEqual(reply.actor, { user_id: colleague.id, name: 'Dana Colleague', email: colleague.email });
@@ -1249,27 +1209,28 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
   it('threading by In-Reply-To alone: taken from a participant, refused with 550 for anyone else', async () => {
     const conv = await conversationWithVendor('Header threading');
     const eventsBefore = (await eventsOf(t, conv.ticketId, conv.scId)).length;
-    const stranger = await swaks(port, [
-      '--from', 'stranger@example.com',
-      '--to', `support@${INBOUND_DOMAIN}`,
-      '--header', `Subject: Re: ${conv.subject}`,
-      '--header', `In-Reply-To: ${conv.messageId}`,
-      '--body', 'I was not invited but here I am.',
-    ]);
-    assert.notEqual(stranger.code, 0);
-    assert.match(finalAnswer(stranger.transcript), /^550 .*stranger@example\.com is not a participant/);
+    const stranger = await sendSmtp(port, {
+      envelope: { from: 'stranger@example.com', to: `support@${INBOUND_DOMAIN}` },
+      from: 'stranger@example.com',
+      to: `support@${INBOUND_DOMAIN}`,
+      subject: `Re: ${conv.subject}`,
+      inReplyTo: conv.messageId,
+      text: 'I was not invited but here I am.',
+    });
+    assert.equal(stranger.accepted, false);
+    assert.match(stranger.reply, /^550 .*stranger@example\.com is not a participant/);
     assert.equal((await eventsOf(t, conv.ticketId, conv.scId)).length, eventsBefore);
 
-    const participant = await swaks(port, [
-      '--from', 'vendor@example.com',
-      '--to', `support@${INBOUND_DOMAIN}`,
-      '--h-From', '"Vendor Person" <vendor@example.com>',
-      '--header', `Subject: Re: ${conv.subject}`,
-      '--header', `In-Reply-To: ${conv.messageId}`,
-      '--body', 'Answering without the reply address.',
-    ]);
-    assert.equal(participant.code, 0, participant.transcript);
-    assert.match(finalAnswer(participant.transcript), /^250 Recorded/);
+    const participant = await sendSmtp(port, {
+      envelope: { from: 'vendor@example.com', to: `support@${INBOUND_DOMAIN}` },
+      from: '"Vendor Person" <vendor@example.com>',
+      to: `support@${INBOUND_DOMAIN}`,
+      subject: `Re: ${conv.subject}`,
+      inReplyTo: conv.messageId,
+      text: 'Answering without the reply address.',
+    });
+    assert.ok(participant.accepted, participant.transcript);
+    assert.match(participant.reply, /^250 Recorded/);
     const events = await eventsOf(t, conv.ticketId, conv.scId);
     assert.equal(events.length, eventsBefore + 1);
     assert.equal(events.at(-1)!.message?.body, 'Answering without the reply address.');
@@ -1278,36 +1239,40 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
 
   it('an unknown reply token and a recipient outside INBOUND_DOMAIN are refused at RCPT with 550', async () => {
     const eventsBefore = await countRows(t.db, 'side_conversation_events');
-    const unknown = await swaks(port, ['--from', 'vendor@example.com', '--to', `reply+${'0'.repeat(32)}@${INBOUND_DOMAIN}`, '--body', 'Hello?']);
-    assert.notEqual(unknown.code, 0);
-    assert.match(finalAnswer(unknown.transcript), /^550 .*no such side conversation/);
-    assert.match(unknown.transcript, /RCPT TO:<reply\+0{32}@inbound\.test>\r?\n<\*\* 550/);
-    assert.doesNotMatch(unknown.transcript, / -> DATA/);
+    const unknownToken = `reply+${'0'.repeat(32)}@${INBOUND_DOMAIN}`;
+    const unknown = await sendSmtp(port, { envelope: { from: 'vendor@example.com', to: unknownToken }, from: 'vendor@example.com', to: unknownToken, text: 'Hello?' });
+    assert.equal(unknown.accepted, false);
+    assert.equal(unknown.refusedAt, 'RCPT TO');
+    assert.match(unknown.reply, /^550 .*no such side conversation/);
+    assert.match(unknown.transcript, /C: RCPT TO:<reply\+0{32}@inbound\.test>/);
+    // The client pipelines DATA after RCPT; with no recipient left the server never asks for the message (354).
+    assert.doesNotMatch(unknown.transcript, /S: 354/);
 
-    const outside = await swaks(port, ['--from', 'vendor@example.com', '--to', 'someone@elsewhere.test', '--body', 'Relay this please.']);
-    assert.notEqual(outside.code, 0);
-    assert.match(finalAnswer(outside.transcript), /^550 .*someone@elsewhere\.test: relay not permitted/);
-    assert.doesNotMatch(outside.transcript, / -> DATA/);
+    const outside = await sendSmtp(port, { envelope: { from: 'vendor@example.com', to: 'someone@elsewhere.test' }, from: 'vendor@example.com', to: 'someone@elsewhere.test', text: 'Relay this please.' });
+    assert.equal(outside.accepted, false);
+    assert.equal(outside.refusedAt, 'RCPT TO');
+    assert.match(outside.reply, /^550 .*someone@elsewhere\.test: relay not permitted/);
+    assert.doesNotMatch(outside.transcript, /S: 354/);
     assert.equal(await countRows(t.db, 'side_conversation_events'), eventsBefore);
   });
 
   it('the same message (same Message-ID) sent twice records one event', async () => {
     const conv = await conversationWithVendor('Duplicate delivery');
     const eventsBefore = (await eventsOf(t, conv.ticketId, conv.scId)).length;
-    const args = [
-      '--from', 'vendor@example.com',
-      '--to', conv.replyTo,
-      '--h-From', '"Vendor Person" <vendor@example.com>',
-      '--header', `Subject: Re: ${conv.subject}`,
-      '--header', 'Message-Id: <dup-42@vendor.example>',
-      '--body', 'Sent once, delivered twice.',
-    ];
-    const first = await swaks(port, args);
-    assert.equal(first.code, 0, first.transcript);
-    assert.match(finalAnswer(first.transcript), /^250 Recorded/);
-    const second = await swaks(port, args);
-    assert.equal(second.code, 0, second.transcript);
-    assert.match(finalAnswer(second.transcript), /^250 Already received/);
+    const message: SmtpMessage = {
+      envelope: { from: 'vendor@example.com', to: conv.replyTo },
+      from: '"Vendor Person" <vendor@example.com>',
+      to: conv.replyTo,
+      subject: `Re: ${conv.subject}`,
+      messageId: '<dup-42@vendor.example>',
+      text: 'Sent once, delivered twice.',
+    };
+    const first = await sendSmtp(port, message);
+    assert.ok(first.accepted, first.transcript);
+    assert.match(first.reply, /^250 Recorded/);
+    const second = await sendSmtp(port, message);
+    assert.ok(second.accepted, second.transcript);
+    assert.match(second.reply, /^250 Already received/);
     const events = await eventsOf(t, conv.ticketId, conv.scId);
     assert.equal(events.length, eventsBefore + 1);
     assert.equal(events.filter((e) => e.message?.body === 'Sent once, delivered twice.').length, 1);
@@ -1317,20 +1282,20 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
   it('the same message arriving twice at the same moment records one event, and every copy is acknowledged', async () => {
     const conv = await conversationWithVendor('Concurrent duplicate');
     const eventsBefore = (await eventsOf(t, conv.ticketId, conv.scId)).length;
-    const args = [
-      '--from', 'vendor@example.com',
-      '--to', conv.replyTo,
-      '--h-From', '"Vendor Person" <vendor@example.com>',
-      '--header', `Subject: Re: ${conv.subject}`,
-      '--header', 'Message-Id: <race-7@vendor.example>',
-      '--body', 'Raced through two MX hosts.',
-    ];
-    const results = await Promise.all([swaks(port, args), swaks(port, args), swaks(port, args)]);
+    const message: SmtpMessage = {
+      envelope: { from: 'vendor@example.com', to: conv.replyTo },
+      from: '"Vendor Person" <vendor@example.com>',
+      to: conv.replyTo,
+      subject: `Re: ${conv.subject}`,
+      messageId: '<race-7@vendor.example>',
+      text: 'Raced through two MX hosts.',
+    };
+    const results = await Promise.all([sendSmtp(port, message), sendSmtp(port, message), sendSmtp(port, message)]);
     for (const r of results) {
-      assert.equal(r.code, 0, r.transcript);
-      assert.match(finalAnswer(r.transcript), /^250 (Recorded|Already received)/);
+      assert.ok(r.accepted, r.transcript);
+      assert.match(r.reply, /^250 (Recorded|Already received)/);
     }
-    assert.equal(results.filter((r) => /^250 Recorded/.test(finalAnswer(r.transcript))).length, 1);
+    assert.equal(results.filter((r) => /^250 Recorded/.test(r.reply)).length, 1);
     const events = await eventsOf(t, conv.ticketId, conv.scId);
     assert.equal(events.length, eventsBefore + 1);
     assert.equal(events.at(-1)!.message?.body, 'Raced through two MX hosts.');
@@ -1341,29 +1306,29 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     const token = conv.replyTo;
     const eventsBefore = (await eventsOf(t, conv.ticketId, conv.scId)).length;
     const good = async (server: number, body: string) => {
-      const ok = await swaks(server, ['--from', 'vendor@example.com', '--to', token, '--h-From', 'vendor@example.com', '--header', `Subject: Re: ${conv.subject}`, '--body', body]);
-      assert.equal(ok.code, 0, ok.transcript);
-      assert.match(finalAnswer(ok.transcript), /^250 Recorded/);
+      const ok = await sendSmtp(server, { envelope: { from: 'vendor@example.com', to: token }, from: 'vendor@example.com', to: token, subject: `Re: ${conv.subject}`, text: body });
+      assert.ok(ok.accepted, ok.transcript);
+      assert.match(ok.reply, /^250 Recorded/);
     };
 
     // A multipart whose boundary is reused by its only part: nothing readable in it.
     const garbage =
       `From: vendor@example.com\r\nTo: ${token}\r\nSubject: junk\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n` +
       '--b1\r\nContent-Type: multipart/alternative; boundary="b1"\r\n\r\n--b1--\r\n\u0000\u0001\u00ff\u00fe garbage\r\n';
-    const junk = await swaks(port, ['--from', 'vendor@example.com', '--to', token, '--data', `@${file('garbage.eml', Buffer.from(garbage, 'latin1'))}`]);
-    assert.notEqual(junk.code, 0);
-    assert.match(finalAnswer(junk.transcript), /^55\d /);
-    assert.match(finalAnswer(junk.transcript), /no text and no attachments|Malformed message/);
+    const junk = await sendSmtp(port, { envelope: { from: 'vendor@example.com', to: token }, raw: Buffer.from(garbage, 'latin1') });
+    assert.equal(junk.accepted, false);
+    assert.match(junk.reply, /^55\d /);
+    assert.match(junk.reply, /no text and no attachments|Malformed message/);
     await good(port, 'Still here after the garbage.');
 
-    const noFrom = await swaks(port, ['--from', 'vendor@example.com', '--to', token, '--data', `@${file('nofrom.eml', `To: ${token}\r\nSubject: anonymous\r\n\r\nWho sent this?\r\n`)}`]);
-    assert.notEqual(noFrom.code, 0);
-    assert.match(finalAnswer(noFrom.transcript), /^550 .*no valid From address/);
+    const noFrom = await sendSmtp(port, { envelope: { from: 'vendor@example.com', to: token }, raw: `To: ${token}\r\nSubject: anonymous\r\n\r\nWho sent this?\r\n` });
+    assert.equal(noFrom.accepted, false);
+    assert.match(noFrom.reply, /^550 .*no valid From address/);
     await good(port, 'Still here after the anonymous one.');
 
-    const big = await swaks(smallPort, ['--from', 'vendor@example.com', '--to', token, '--h-From', 'vendor@example.com', '--body', `@${file('big.txt', 'x'.repeat(80) + '\n'.repeat(1) + 'y'.repeat(10_000))}`]);
-    assert.notEqual(big.code, 0);
-    assert.match(finalAnswer(big.transcript), /^552 .*size limit of 4096 bytes/);
+    const big = await sendSmtp(smallPort, { envelope: { from: 'vendor@example.com', to: token }, from: 'vendor@example.com', to: token, text: `${'x'.repeat(80)}\n${'y'.repeat(10_000)}` });
+    assert.equal(big.accepted, false);
+    assert.match(big.reply, /^552 .*size limit of 4096 bytes/);
     await good(smallPort, 'Small enough.');
 
     const bodies = (await eventsOf(t, conv.ticketId, conv.scId)).slice(eventsBefore).map((e) => e.message?.body);
@@ -1471,7 +1436,7 @@ describe(`inbound email by HTTP (${STORE_KIND})`, () => {
     assert.equal(await countRows(t.db, 'side_conversation_events'), events);
   });
 
-  it('without a configured secret the route is 404', async () => {
+  it('without a configured secret the route is 404 EndpointDisabled, saying how to enable it', async () => {
     const bare = await startTestApp();
     try {
       const res = await bare.request({
@@ -1482,7 +1447,9 @@ describe(`inbound email by HTTP (${STORE_KIND})`, () => {
         auth: null,
       });
       expectStatus(res, 404);
-      assert.equal(res.json<{ error: string }>().error, 'InvalidEndpoint');
+      const body = res.json<{ error: string; description: string }>();
+      assert.equal(body.error, 'EndpointDisabled');
+      assert.match(body.description, /disabled.*INBOUND_EMAIL_SECRET/);
       assert.equal(await countRows(bare.db, 'side_conversation_events'), 0);
     } finally {
       await bare.close();

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
+import { pageOf } from '../db/paging.js';
 import type { Database } from '../db/types.js';
 import { notFound, ValidationErrors } from '../http/errors.js';
+import type { OffsetPage } from '../http/pagination.js';
 import { bumpCredentialsVersion, findUser, findUserByEmail } from '../users/repo.js';
 import { generateApiToken, hashApiToken } from './credentials.js';
 
@@ -39,8 +41,12 @@ export function createApiTokensService({
       return { id: row.id, userId: row.user_id, description: row.description, hint: row.token_hint, createdAt: row.created_at, token };
     },
 
-    listTokens(accountId: number) {
-      return db.selectFrom('api_tokens').selectAll().where('account_id', '=', accountId).orderBy('id').execute();
+    listTokens(accountId: number, page: OffsetPage) {
+      const base = db.selectFrom('api_tokens').where('account_id', '=', accountId);
+      return pageOf(
+        base.selectAll().orderBy('id').offset(page.offset).limit(page.perPage).execute(),
+        base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
+      );
     },
 
     /** Revoking a token also drops every cached credential of its user (credentials_version moves). */

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
+import { OffsetPageQuery, offsetPage, pageLinks, PageLinks } from '../http/pagination.js';
 import { ErrorResponses, IntegerId } from '../http/schemas.js';
 import { isoSeconds } from '../http/time.js';
 
@@ -59,12 +60,20 @@ export const apiTokensRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = a
     '/api/v2/api_tokens',
     {
       config: { access: 'admin' },
-      schema: { tags: ['Authentication'], summary: 'List API tokens (hints only)', response: { 200: Type.Object({ api_tokens: Type.Array(ApiTokenSchema) }), ...ErrorResponses } },
+      schema: {
+        tags: ['Authentication'],
+        summary: 'List API tokens (hints only)',
+        querystring: OffsetPageQuery,
+        response: { 200: Type.Object({ api_tokens: Type.Array(ApiTokenSchema), ...PageLinks }), ...ErrorResponses },
+      },
     },
     async (request) => {
       const base = ctx.baseUrl(request);
-      const rows = await apiTokens.listTokens(principalOf(request).accountId);
+      const page = offsetPage(request.query);
+      const { rows, count } = await apiTokens.listTokens(principalOf(request).accountId, page);
       return {
+        count,
+        ...pageLinks(base, '/api/v2/api_tokens.json', page, count),
         api_tokens: rows.map((r) => ({
           id: r.id,
           url: url(base, r.id),

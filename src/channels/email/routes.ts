@@ -52,7 +52,13 @@ export const inboundEmailRoutes: FastifyPluginAsyncTypebox<InboundEmailRouteOpti
       },
     },
     async (request, reply) => {
-      if (!secret) throw new ApiError(404, { error: 'InvalidEndpoint', description: 'Not found' });
+      // 404, not 503: a provider retries a 503 for days, while this door stays shut until the operator opens it.
+      if (!secret) {
+        throw new ApiError(404, {
+          error: 'EndpointDisabled',
+          description: 'Inbound email over HTTP is disabled on this server: set INBOUND_EMAIL_SECRET (16 or more characters) and restart to enable it.',
+        });
+      }
       const presented = presentedSecret(request);
       if (presented === null || !timingSafeEqual(digest(presented), digest(secret))) throw unauthorized();
       if (!Buffer.isBuffer(request.body) || request.body.length === 0) {
