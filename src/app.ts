@@ -24,6 +24,7 @@ import { createGroupsService } from './groups/service.js';
 import { groupsRoutes } from './groups/routes.js';
 import { registerAuth } from './http/auth.js';
 import { registerCors, type CorsPolicy } from './http/cors.js';
+import { registerDocs } from './http/docs.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { capConnections, DEFAULT_CONNECTION_LIMITS, serverTimeoutOptions, type ConnectionLimits } from './http/connection-limits.js';
@@ -174,6 +175,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     secret: options.inbound?.secret,
     maxBytes: options.inbound?.maxBytes ?? 30 * 1024 * 1024,
   });
+
+  await registerDocs(app);
 
   app.get(
     '/api/v2/openapi',

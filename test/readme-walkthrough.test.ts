@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTempDatabase, STORE_KIND } from './helpers/app.js';
 import { ROOT } from './helpers/processes.js';
-import { freePort, startServer, type ServerProcess } from './helpers/server.js';
+import { waitForOutput } from './helpers/processes.js';
+import { freePort, runSideline, type ServerProcess } from './helpers/server.js';
 
 const ADMIN_PASSWORD = 'walk-through-password';
 const INBOUND_SECRET = randomBytes(20).toString('hex');
@@ -52,7 +53,9 @@ describe(`the README walk-through, pasted in order (${STORE_KIND})`, () => {
     database = process.env['DATABASE_URL'] ? await createTempDatabase(process.env['DATABASE_URL'], 'readme') : null;
     // Nothing leaves the machine: Slack's and Microsoft's endpoints are a closed loopback port.
     const closed = `http://127.0.0.1:${await freePort()}/`;
-    server = await startServer({
+    server = runSideline(['serve'], {
+      PORT: String(await freePort()),
+      HOST: '127.0.0.1',
       DATABASE_URL: database?.url ?? '',
       DATA_DIR: join(work, 'data'),
       SIDELINE_ADMIN_EMAIL: 'admin@sideline.localhost',
@@ -63,6 +66,8 @@ describe(`the README walk-through, pasted in order (${STORE_KIND})`, () => {
       TEAMS_TOKEN_URL: closed,
       RELAY_POLL_MS: '200',
     });
+    // A first start creates the store; on a busy shared machine that has taken over a minute.
+    assert.ok(await waitForOutput(server, /Server listening/, 240_000), `server did not start:\n${server.output()}`);
   });
   after(async () => {
     await server?.stop();

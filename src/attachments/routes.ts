@@ -4,6 +4,8 @@ import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { badRequest, invalidField, payloadTooLarge } from '../http/errors.js';
 import { ErrorResponses, IntegerId } from '../http/schemas.js';
+import { withExamples } from '../http/docs.js';
+import { sideConversationExamples } from '../side-conversations/examples.js';
 import { UploadSchema } from '../side-conversations/schemas.js';
 import { contentDisposition } from './files.js';
 import { presentUpload } from './presenter.js';
@@ -21,7 +23,7 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; max
         tags: ['Side Conversations'],
         summary: 'Upload an attachment (multipart/form-data, field "file")',
         consumes: ['multipart/form-data'],
-        response: { 201: UploadSchema, ...ErrorResponses },
+        response: { 201: withExamples(UploadSchema, sideConversationExamples.uploadResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {

@@ -1,4 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withExamples } from '../http/docs.js';
+import { sideConversationExamples as ex } from './examples.js';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../app-context.js';
@@ -50,7 +52,10 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
           per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
         }),
         response: {
-          200: Type.Object({ events: Type.Array(EventSchema), next_page: Type.Union([Type.String(), Type.Null()]), end_time: Type.Integer(), count: Type.Integer() }),
+          200: Type.Object(
+            { events: Type.Array(EventSchema), next_page: Type.Union([Type.String(), Type.Null()]), end_time: Type.Integer(), count: Type.Integer() },
+            { examples: [ex.exportResponse] },
+          ),
           ...ErrorResponses,
         },
       },
@@ -77,7 +82,7 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         summary: 'List Side Conversations',
         params: TicketParams,
         querystring: Type.Intersect([OffsetPageQuery, IncludeQuery]),
-        response: { 200: ListEnvelope, ...ErrorResponses },
+        response: { 200: withExamples(ListEnvelope, ex.listResponse), ...ErrorResponses },
       },
     },
     async (request) => {
@@ -103,7 +108,7 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         summary: 'Show Side Conversation',
         params: SideConversationParams,
         querystring: IncludeQuery,
-        response: { 200: ShowEnvelope, ...ErrorResponses },
+        response: { 200: withExamples(ShowEnvelope, ex.showResponse), ...ErrorResponses },
       },
     },
     async (request) => {
@@ -124,8 +129,8 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         tags: ['Side Conversations'],
         summary: 'Create Side Conversation',
         params: TicketParams,
-        body: CreateSideConversationBody,
-        response: { 201: WriteEnvelope, ...ErrorResponses },
+        body: withExamples(CreateSideConversationBody, ex.createBody),
+        response: { 201: withExamples(WriteEnvelope, ex.createResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -141,8 +146,8 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         tags: ['Side Conversations'],
         summary: 'Update Side Conversation',
         params: SideConversationParams,
-        body: UpdateSideConversationBody,
-        response: { 200: WriteEnvelope, ...ErrorResponses },
+        body: withExamples(UpdateSideConversationBody, ex.updateBody),
+        response: { 200: withExamples(WriteEnvelope, ex.updateResponse), ...ErrorResponses },
       },
     },
     async (request) => {
@@ -159,8 +164,8 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         tags: ['Side Conversations'],
         summary: 'Reply to Side Conversation',
         params: SideConversationParams,
-        body: ReplyBody,
-        response: { 200: WriteEnvelope, ...ErrorResponses },
+        body: withExamples(ReplyBody, ex.replyBody),
+        response: { 200: withExamples(WriteEnvelope, ex.replyResponse), ...ErrorResponses },
       },
     },
     async (request) => {
@@ -178,7 +183,7 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         summary: 'List Side Conversation Events (oldest first)',
         params: SideConversationParams,
         querystring: OffsetPageQuery,
-        response: { 200: EventList, ...ErrorResponses },
+        response: { 200: withExamples(EventList, ex.eventsResponse), ...ErrorResponses },
       },
     },
     async (request) => {
