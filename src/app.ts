@@ -18,6 +18,7 @@ import type { BlobStore } from './attachments/storage.js';
 import { apiTokensRoutes } from './auth/routes.js';
 import { inboundEmailRoutes } from './channels/email/routes.js';
 import { createIntegrationsService } from './integrations/service.js';
+import { createIdempotencyService } from './idempotency/service.js';
 import { integrationsRoutes } from './integrations/routes.js';
 import type { SecretBox } from './integrations/secret-box.js';
 import { slackEventsRoutes } from './channels/slack/routes.js';
@@ -64,6 +65,8 @@ export interface AppOptions {
   reads?: Reads;
   /** The store's LISTEN (Store.notifications) for the live stream; unset: the stream polls the store. */
   notifications?: Notifications;
+  /** How long a request waits for an earlier one with the same Idempotency-Key before a 409 (default 10 s). */
+  idempotencyWaitMs?: number;
   /** The live stream: heartbeat, slow-consumer cut-off, how often it polls besides notifications. */
   stream?: Partial<StreamLimits> & { pollMs?: number };
 }
@@ -115,6 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       apiTokens: createApiTokensService({ db, onCredentialsChanged: (accountId, userId) => authenticator.forgetUser(accountId, userId) }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null }),
+      idempotency: createIdempotencyService({ db, ...(options.idempotencyWaitMs === undefined ? {} : { waitMs: options.idempotencyWaitMs }) }),
     },
   };
 

@@ -229,6 +229,18 @@ export interface EventFeedTable {
   created_at: Timestamp;
 }
 
+export interface IdempotencyKeysTable {
+  account_id: number;
+  user_id: number;
+  key: string;
+  /** sha256 of what the request asked for: the same key with another request is refused. */
+  fingerprint: string;
+  /** Null while the first request is still running. */
+  response_status: number | null;
+  response_body: Json<unknown>;
+  created_at: Timestamp;
+}
+
 export interface AttachmentsTable {
   id: string;
   account_id: number;
@@ -301,6 +313,7 @@ export interface Database {
   side_conversation_events: SideConversationEventsTable;
   outbox: OutboxTable;
   event_feed: EventFeedTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type Account = Selectable<AccountsTable>;

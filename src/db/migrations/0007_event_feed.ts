@@ -1,6 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 
 /**
+ * The event feed behind the live stream, and the table of Idempotency-Key answers.
+ *
  * The event feed behind the live stream: one row per thing a subscriber is told about.
  *
  * Rows are written by triggers, in the transaction that writes the event or changes a delivery's
@@ -76,10 +78,25 @@ export async function up(db: Kysely<any>): Promise<void> {
     create trigger event_feed_on_delivery after update of status on deliveries
     for each row when (new.status is distinct from old.status and new.status in ('sent', 'failed'))
     execute function event_feed_from_delivery()`.execute(db);
+
+  // Idempotency-Key (issue 12 §2): the first answer to a key, per account and user, for 24 hours.
+  await db.schema
+    .createTable('idempotency_keys')
+    .addColumn('account_id', 'bigint', (c) => c.notNull())
+    .addColumn('user_id', 'bigint', (c) => c.notNull())
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('fingerprint', 'text', (c) => c.notNull())
+    .addColumn('response_status', 'integer')
+    .addColumn('response_body', 'jsonb')
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addPrimaryKeyConstraint('idempotency_keys_pk', ['account_id', 'user_id', 'key'])
+    .execute();
+  await db.schema.createIndex('idempotency_keys_created').on('idempotency_keys').column('created_at').execute();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('idempotency_keys').ifExists().execute();
   await sql`drop trigger if exists event_feed_on_delivery on deliveries`.execute(db);
   await sql`drop trigger if exists event_feed_on_event on side_conversation_events`.execute(db);
   await sql`drop function if exists event_feed_from_delivery()`.execute(db);
