@@ -7,6 +7,7 @@ import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { IdempotencyHeaders, idempotentRequest, sendAnswer } from '../http/idempotency.js';
 import { presentEvent, presentEvents, presentSideConversation } from './presenter.js';
 import {
   CreateSideConversationBody,
@@ -33,7 +34,7 @@ function includesEvents(include: string | undefined): boolean {
 }
 
 export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
-  const { sideConversations } = ctx.services;
+  const { sideConversations, idempotency } = ctx.services;
 
   const presentWrite = (result: WriteResult, base: string) => ({
     event: result.event ? presentEvent(result.event, result.details, base) : null,
@@ -129,13 +130,17 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         tags: ['Side Conversations'],
         summary: 'Create Side Conversation',
         params: TicketParams,
+        headers: IdempotencyHeaders,
         body: withExamples(CreateSideConversationBody, ex.createBody),
         response: { 201: withExamples(WriteEnvelope, ex.createResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {
-      const result = await sideConversations.create(actorOf(request), request.params.ticket_id, request.body);
-      return reply.code(201).send(presentWrite(result, ctx.baseUrl(request)));
+      const answer = await idempotency.run(idempotentRequest(request), async () => {
+        const result = await sideConversations.create(actorOf(request), request.params.ticket_id, request.body);
+        return { status: 201, body: presentWrite(result, ctx.baseUrl(request)) };
+      });
+      return sendAnswer(reply, answer);
     },
   );
 
@@ -146,14 +151,18 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         tags: ['Side Conversations'],
         summary: 'Update Side Conversation',
         params: SideConversationParams,
+        headers: IdempotencyHeaders,
         body: withExamples(UpdateSideConversationBody, ex.updateBody),
         response: { 200: withExamples(WriteEnvelope, ex.updateResponse), ...ErrorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { ticket_id: ticketId, side_conversation_id: id } = request.params;
-      const result = await sideConversations.update(actorOf(request), ticketId, id, request.body);
-      return presentWrite(result, ctx.baseUrl(request));
+      const answer = await idempotency.run(idempotentRequest(request), async () => {
+        const result = await sideConversations.update(actorOf(request), ticketId, id, request.body);
+        return { status: 200, body: presentWrite(result, ctx.baseUrl(request)) };
+      });
+      return sendAnswer(reply, answer);
     },
   );
 
@@ -164,14 +173,18 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         tags: ['Side Conversations'],
         summary: 'Reply to Side Conversation',
         params: SideConversationParams,
+        headers: IdempotencyHeaders,
         body: withExamples(ReplyBody, ex.replyBody),
         response: { 200: withExamples(WriteEnvelope, ex.replyResponse), ...ErrorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { ticket_id: ticketId, side_conversation_id: id } = request.params;
-      const result = await sideConversations.reply(actorOf(request), ticketId, id, request.body);
-      return presentWrite(result, ctx.baseUrl(request));
+      const answer = await idempotency.run(idempotentRequest(request), async () => {
+        const result = await sideConversations.reply(actorOf(request), ticketId, id, request.body);
+        return { status: 200, body: presentWrite(result, ctx.baseUrl(request)) };
+      });
+      return sendAnswer(reply, answer);
     },
   );
 

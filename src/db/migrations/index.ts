@@ -4,6 +4,7 @@ import * as attachments from './0002_attachments.js';
 import * as email from './0003_email.js';
 import * as integrations from './0004_integrations.js';
 import * as hostile from './0006_hostile.js';
+import * as eventFeed from './0007_event_feed.js';
 
 /** Every migration, in order. One set of files serves both stores. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003_email': email,
   '0004_integrations': integrations,
   '0006_hostile': hostile,
+  '0007_event_feed': eventFeed,
 };
