@@ -142,8 +142,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         version: '0.1.0',
         description: "Side conversations for support teams, speaking Zendesk's REST API.",
       },
-      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer' } } },
-      security: [{ basicAuth: [] }, { bearerAuth: [] }],
+      components: {
+        securitySchemes: {
+          basicAuth: { type: 'http', scheme: 'basic' },
+          bearerAuth: { type: 'http', scheme: 'bearer' },
+          // The agent console's session (POST /api/v2/sideline/session); writes also need X-CSRF-Token.
+          consoleSession: { type: 'apiKey', in: 'cookie', name: 'sideline_session' },
+        },
+      },
+      security: [{ basicAuth: [] }, { bearerAuth: [] }, { consoleSession: [] }],
     },
   });
 
