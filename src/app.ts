@@ -76,13 +76,13 @@ export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
 /**
  * Zendesk paths work with and without `.json`, and the reference's Show sample spells
  * `/side_conversation/` in the singular: both are folded onto one route before routing.
- * Download paths end in a file name and are left alone.
+ * Download paths and the console's files (/agent/…) end in file names and are left alone.
  */
 export function normaliseUrl(url: string): string {
   const queryAt = url.indexOf('?');
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
   const query = queryAt === -1 ? '' : url.slice(queryAt);
-  if (path.includes('/download/')) return url;
+  if (path.includes('/download/') || path.startsWith('/agent/')) return url;
   const normalised = path
     .replace(/^(\/api\/v2\/tickets\/[^/]+)\/side_conversation(?=\/|\.json$|$)/, '$1/side_conversations')
     .replace(/\.json$/, '');

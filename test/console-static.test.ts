@@ -24,6 +24,7 @@ before(async () => {
   await writeFile(join(dir, 'assets', 'index-3f9a1c2b.js'), SCRIPT);
   await writeFile(join(dir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
   await writeFile(join(dir, '.env'), 'SECRET=1');
+  await writeFile(join(dir, 'manifest.json'), '{"name":"Sideline"}');
   built = await startTestApp({ consoleDir: dir });
   unbuilt = await startTestApp({ consoleDir: join(dir, 'missing') });
 });
@@ -82,6 +83,12 @@ describe('the built console', () => {
     const res = await built.request({ method: 'GET', url: '/agent/favicon.svg', auth: null });
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['cache-control'], 'no-cache');
+  });
+
+  it('serves .json files as they are named (the API suffix folding stays out of /agent/)', async () => {
+    const res = await built.request({ method: 'GET', url: '/agent/manifest.json', auth: null });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.body, '{"name":"Sideline"}');
   });
 
   it('answers a missing asset with 404, not with the page', async () => {
