@@ -30,6 +30,13 @@ import { groupsRoutes } from './groups/routes.js';
 import { registerAuth } from './http/auth.js';
 import { registerCors, type CorsPolicy } from './http/cors.js';
 import { registerDocs } from './http/docs.js';
+import { ConsoleSessions, type ConsoleSessionOptions } from './sessions/service.js';
+import { sessionRoutes } from './sessions/routes.js';
+import { consoleStaticRoutes, DEFAULT_CONSOLE_DIR } from './console/static.js';
+import { consoleRoutes } from './console/routes.js';
+import { createConsoleService } from './console/service.js';
+import { userAutocompleteRoutes } from './users/autocomplete-routes.js';
+import { createUserAutocompleteService } from './users/autocomplete.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { capConnections, DEFAULT_CONNECTION_LIMITS, serverTimeoutOptions, type ConnectionLimits } from './http/connection-limits.js';
@@ -78,6 +85,10 @@ export interface AppOptions {
   idempotencyWaitMs?: number;
   /** The live stream: heartbeat, slow-consumer cut-off, how often it polls besides notifications. */
   stream?: Partial<StreamLimits> & { pollMs?: number };
+  /** Agent console sessions: idle expiry, re-check interval, clock. */
+  sessions?: ConsoleSessionOptions;
+  /** The built agent console served at /agent/ (default: console/dist of the package). */
+  consoleDir?: string;
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -85,13 +96,13 @@ export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
 /**
  * Zendesk paths work with and without `.json`, and the reference's Show sample spells
  * `/side_conversation/` in the singular: both are folded onto one route before routing.
- * Download paths end in a file name and are left alone.
+ * Download paths and the console's files (/agent/…) end in file names and are left alone.
  */
 export function normaliseUrl(url: string): string {
   const queryAt = url.indexOf('?');
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
   const query = queryAt === -1 ? '' : url.slice(queryAt);
-  if (path.includes('/download/')) return url;
+  if (path.includes('/download/') || path.startsWith('/agent/')) return url;
   const normalised = path
     .replace(/^(\/api\/v2\/tickets\/[^/]+)\/side_conversation(?=\/|\.json$|$)/, '$1/side_conversations')
     .replace(/\.json$/, '');
@@ -120,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const { db } = options;
   const authenticator = new Authenticator(db, options.auth);
+  const sessions = new ConsoleSessions(db, authenticator, options.sessions);
   const ctx: AppContext = {
     db,
     baseUrl: (request) => baseUrl(request, options.publicUrl),
@@ -128,7 +140,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       groups: createGroupsService({ db }),
       tickets: createTicketsService({ db }),
       sideConversations: createSideConversationsService({ db, reads: options.reads, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
-      apiTokens: createApiTokensService({ db, onCredentialsChanged: (accountId, userId) => authenticator.forgetUser(accountId, userId) }),
+      apiTokens: createApiTokensService({
+        db,
+        onCredentialsChanged: (accountId, userId) => {
+          authenticator.forgetUser(accountId, userId);
+          sessions.forgetUser(accountId, userId);
+        },
+      }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null, outboundAllowPrivate: options.outboundAllowPrivate ?? false }),
       idempotency: createIdempotencyService({ db, ...(options.idempotencyWaitMs === undefined ? {} : { waitMs: options.idempotencyWaitMs }) }),
@@ -139,7 +157,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerJsonBodyParser(app);
   registerErrorHandling(app);
   registerCors(app, options.cors ?? null);
-  registerAuth(app, new AccountResolver(db), authenticator);
+  const accounts = new AccountResolver(db);
+  registerAuth(app, accounts, authenticator, sessions);
 
   await app.register(swagger, {
     openapi: {
@@ -149,8 +168,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         version: '0.1.0',
         description: "Side conversations for support teams, speaking Zendesk's REST API.",
       },
-      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer' } } },
-      security: [{ basicAuth: [] }, { bearerAuth: [] }],
+      components: {
+        securitySchemes: {
+          basicAuth: { type: 'http', scheme: 'basic' },
+          bearerAuth: { type: 'http', scheme: 'bearer' },
+          // The agent console's session (POST /api/v2/sideline/session); writes also need X-CSRF-Token.
+          consoleSession: { type: 'apiKey', in: 'cookie', name: 'sideline_session' },
+        },
+      },
+      security: [{ basicAuth: [] }, { bearerAuth: [] }, { consoleSession: [] }],
     },
   });
 
@@ -161,6 +187,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(opsRoutes, { ctx });
+  await app.register(sessionRoutes, { sessions, accounts });
+  await app.register(consoleStaticRoutes, { dir: options.consoleDir ?? DEFAULT_CONSOLE_DIR });
+  await app.register(consoleRoutes, { ctx, console: createConsoleService({ db }) });
+  await app.register(userAutocompleteRoutes, { ctx, service: createUserAutocompleteService({ db }) });
   await app.register(attachmentsRoutes, { ctx, maxBytes: attachmentMaxBytes });
   await app.register(usersRoutes, { ctx });
   await app.register(apiTokensRoutes, { ctx });

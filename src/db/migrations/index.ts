@@ -5,6 +5,7 @@ import * as email from './0003_email.js';
 import * as integrations from './0004_integrations.js';
 import * as hostile from './0006_hostile.js';
 import * as eventFeed from './0007_event_feed.js';
+import * as consoleSessions from './0008_console.js';
 
 /** Every migration, in order. One set of files serves both stores. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_integrations': integrations,
   '0006_hostile': hostile,
   '0007_event_feed': eventFeed,
+  '0008_console': consoleSessions,
 };
