@@ -23,6 +23,9 @@ import type { Database } from './db/types.js';
 import { createGroupsService } from './groups/service.js';
 import { groupsRoutes } from './groups/routes.js';
 import { registerAuth } from './http/auth.js';
+import { ConsoleSessions, type ConsoleSessionOptions } from './sessions/service.js';
+import { sessionRoutes } from './sessions/routes.js';
+import { consoleStaticRoutes, DEFAULT_CONSOLE_DIR } from './console/static.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { baseUrl } from './http/urls.js';
@@ -58,6 +61,10 @@ export interface AppOptions {
   rateLimitPer10Minutes?: number;
   /** The store's cache of hot reads (Store.reads); unset: every read asks the database. */
   reads?: Reads;
+  /** Agent console sessions: idle expiry, re-check interval, clock. */
+  sessions?: ConsoleSessionOptions;
+  /** The built agent console served at /agent/ (default: console/dist of the package). */
+  consoleDir?: string;
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -96,6 +103,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const { db } = options;
   const authenticator = new Authenticator(db, options.auth);
+  const sessions = new ConsoleSessions(db, authenticator, options.sessions);
   const ctx: AppContext = {
     db,
     baseUrl: (request) => baseUrl(request, options.publicUrl),
@@ -104,7 +112,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       groups: createGroupsService({ db }),
       tickets: createTicketsService({ db }),
       sideConversations: createSideConversationsService({ db, reads: options.reads, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
-      apiTokens: createApiTokensService({ db, onCredentialsChanged: (accountId, userId) => authenticator.forgetUser(accountId, userId) }),
+      apiTokens: createApiTokensService({
+        db,
+        onCredentialsChanged: (accountId, userId) => {
+          authenticator.forgetUser(accountId, userId);
+          sessions.forgetUser(accountId, userId);
+        },
+      }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null }),
     },
@@ -113,7 +127,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerValidators(app);
   registerJsonBodyParser(app);
   registerErrorHandling(app);
-  registerAuth(app, new AccountResolver(db), authenticator);
+  const accounts = new AccountResolver(db);
+  registerAuth(app, accounts, authenticator, sessions);
 
   await app.register(swagger, {
     openapi: {
@@ -135,6 +150,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(opsRoutes, { ctx });
+  await app.register(sessionRoutes, { sessions, accounts });
+  await app.register(consoleStaticRoutes, { dir: options.consoleDir ?? DEFAULT_CONSOLE_DIR });
   await app.register(attachmentsRoutes, { ctx, maxBytes: attachmentMaxBytes });
   await app.register(usersRoutes, { ctx });
   await app.register(apiTokensRoutes, { ctx });

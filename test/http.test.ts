@@ -231,7 +231,6 @@ describe(`HTTP behaviour (${STORE_KIND})`, () => {
         ['POST', '/api/v2/widgets', undefined],
         ['DELETE', '/api/v2/tickets', undefined],
         ['PATCH', '/api/v2/tickets/1', undefined],
-        ['GET', '/', null],
       ];
       for (const [method, url, auth] of attempts) {
         const res = await t.request({ method: method as 'GET', url, auth });

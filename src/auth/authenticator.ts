@@ -11,7 +11,7 @@ export interface Principal {
   role: UserRole;
 }
 
-interface Verified {
+export interface Verified {
   principal: Principal;
   credentialsVersion: number;
 }
@@ -181,7 +181,16 @@ export class Authenticator {
     return this.#verifyPassword(accountId, login, secret);
   }
 
-  async #verifyPassword(accountId: number, email: string, password: string) {
+  /**
+   * An email and password as a sign-in form sends them (the agent console), checked on the same
+   * path as Basic credentials so every rule of that path (timing, throttling) covers both.
+   * Null when wrong, unknown or the user is inactive.
+   */
+  checkPassword(accountId: number, email: string, password: string): Promise<Verified | null> {
+    return this.#verifyPassword(accountId, email, password);
+  }
+
+  async #verifyPassword(accountId: number, email: string, password: string): Promise<Verified | null> {
     const user = await this.#db
       .selectFrom('users')
       .select(['id', 'account_id', 'name', 'email', 'role', 'password_hash', 'credentials_version', 'active'])

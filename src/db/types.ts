@@ -260,7 +260,29 @@ export interface InboundEventsSeenTable {
   created_at: Timestamp;
 }
 
+export interface ConsoleSessionsTable {
+  id: Generated<number>;
+  account_id: number;
+  user_id: number;
+  /** SHA-256 (hex) of the cookie's token. */
+  token_hash: string;
+  csrf_token: string;
+  credentials_version: number;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface ReadMarkersTable {
+  account_id: number;
+  user_id: number;
+  side_conversation_id: string;
+  last_read_at: Timestamp;
+}
+
 export interface Database {
+  console_sessions: ConsoleSessionsTable;
+  read_markers: ReadMarkersTable;
   slack_workspaces: SlackWorkspacesTable;
   teams_bots: TeamsBotsTable;
   inbound_events_seen: InboundEventsSeenTable;

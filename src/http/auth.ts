@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccountResolver } from '../accounts/accounts.js';
 import type { Authenticator, Principal } from '../auth/authenticator.js';
+import { sessionTokenOf } from '../sessions/cookie.js';
+import { csrfRefused, type ConsoleSession, type ConsoleSessions } from '../sessions/service.js';
 import { forbidden, unauthorized } from './errors.js';
 
 /** Who may call a route. Routes declare it in `config.access`; undeclared means agents only. */
@@ -12,6 +14,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null;
+    /** Set when the request was authenticated by the console's session cookie. */
+    consoleSession: ConsoleSession | null;
   }
 }
 
@@ -21,16 +25,39 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-export function registerAuth(app: FastifyInstance, accounts: AccountResolver, authenticator: Authenticator): void {
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A browser's fetch (not a page navigation) or a console request: no Basic challenge for those. */
+function fromBrowserScript(request: FastifyRequest, sessionToken: string | undefined): boolean {
+  const mode = request.headers['sec-fetch-mode'];
+  return sessionToken !== undefined || (typeof mode === 'string' && mode !== 'navigate');
+}
+
+export function registerAuth(app: FastifyInstance, accounts: AccountResolver, authenticator: Authenticator, sessions: ConsoleSessions): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('consoleSession', null);
   // onRequest: credentials are checked before the body is even read.
   app.addHook('onRequest', async (request) => {
     if (request.is404) return;
     const access = request.routeOptions.config.access ?? 'agent';
     if (access === 'public') return;
     const accountId = await accounts.resolve(request.headers.host);
-    const principal = accountId === null ? null : await authenticator.authenticate(accountId, request.headers.authorization);
-    if (!principal) throw unauthorized();
+    const header = request.headers.authorization;
+    // An Authorization header always decides (API clients); the cookie only counts without one.
+    const sessionToken = header === undefined ? sessionTokenOf(request) : undefined;
+    let principal: Principal | null = null;
+    if (accountId !== null && header !== undefined) principal = await authenticator.authenticate(accountId, header);
+    if (accountId !== null && sessionToken !== undefined) {
+      const session = await sessions.authenticate(accountId, sessionToken);
+      if (session) {
+        // The cookie rides along on any request the browser makes, even one another site starts:
+        // a write must also prove it comes from the console's own page.
+        if (!SAFE_METHODS.has(request.method) && !sessions.csrfMatches(session, request.headers['x-csrf-token'])) throw csrfRefused();
+        request.consoleSession = session;
+        principal = session.principal;
+      }
+    }
+    if (!principal) throw unauthorized(!fromBrowserScript(request, sessionToken));
     request.principal = principal;
     if (access === 'agent' && principal.role === 'end-user') throw forbidden();
     if (access === 'admin' && principal.role !== 'admin') throw forbidden();

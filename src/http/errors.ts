@@ -16,8 +16,12 @@ export type ValidationDetails = Record<string, Array<{ description: string; erro
 export const notFound = (description = 'Not found') =>
   new ApiError(404, { error: 'RecordNotFound', description });
 
-export const unauthorized = () =>
-  new ApiError(401, { error: "Couldn't authenticate you" }, { 'www-authenticate': 'Basic realm="Web Password"' });
+/**
+ * `challenge: false` leaves out WWW-Authenticate: a browser that gets it on a fetch shows its own
+ * password dialog over the console's sign-in page.
+ */
+export const unauthorized = (challenge = true) =>
+  new ApiError(401, { error: "Couldn't authenticate you" }, challenge ? { 'www-authenticate': 'Basic realm="Web Password"' } : {});
 
 export const forbidden = () =>
   new ApiError(403, {

@@ -12,7 +12,8 @@ const ValidationError = Type.Object({
 export const ErrorResponses = {
   400: SimpleError,
   401: SimpleError,
-  403: ForbiddenError,
+  // Zendesk's own 403 body, or ours for the console's CSRF and end-user refusals.
+  403: Type.Union([ForbiddenError, SimpleError]),
   404: SimpleError,
   413: SimpleError,
   422: ValidationError,
