@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, basic, createTempDatabase } from '../helpers/app.js';
-import { ROOT } from '../helpers/processes.js';
-import { freePort, startServer, type ServerProcess } from '../helpers/server.js';
+import { ROOT, waitForOutput } from '../helpers/processes.js';
+import { freePort, runSideline, type ServerProcess } from '../helpers/server.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
 export { ADMIN_EMAIL, ADMIN_PASSWORD };
@@ -76,7 +76,10 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    server = await startServer({
+    const port = await freePort();
+    server = runSideline(['serve'], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
       DATABASE_URL: database?.url ?? '',
       DATA_DIR: join(dir, 'data'),
       SIDELINE_ADMIN_EMAIL: ADMIN_EMAIL,
@@ -87,6 +90,8 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       INBOUND_SMTP_PORT: String(inboundSmtpPort),
       RELAY_POLL_MS: '100',
     });
+    // Generous: eight test runs may share two cores.
+    if (!(await waitForOutput(server, /Server listening/, 180_000))) throw new Error(`the server did not start:\n${server.output().slice(-4000)}`);
     // A fresh --user-data-dir per run (playwright passes it for a persistent context).
     context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
       executablePath: CHROMIUM_PATH,

@@ -13,11 +13,12 @@ const Bar = styled.header`
   align-items: center;
   gap: 16px;
   padding: 8px 16px;
-  background: ${COLORS.header};
-  color: #fff;
+  background: #fff;
+  border-bottom: 1px solid ${COLORS.border};
+  color: ${COLORS.header};
   flex-wrap: wrap;
   a {
-    color: #fff;
+    color: ${COLORS.header};
     text-decoration: none;
     font-weight: 600;
   }
@@ -150,6 +151,7 @@ export function Layout() {
         </Button>
         <Button
           size="small"
+          isNeutral
           onClick={() => {
             signOut()
               .then(() => navigate('/login'))
