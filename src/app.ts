@@ -26,6 +26,10 @@ import { registerAuth } from './http/auth.js';
 import { ConsoleSessions, type ConsoleSessionOptions } from './sessions/service.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { consoleStaticRoutes, DEFAULT_CONSOLE_DIR } from './console/static.js';
+import { consoleRoutes } from './console/routes.js';
+import { createConsoleService } from './console/service.js';
+import { userAutocompleteRoutes } from './users/autocomplete-routes.js';
+import { createUserAutocompleteService } from './users/autocomplete.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { baseUrl } from './http/urls.js';
@@ -138,8 +142,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         version: '0.1.0',
         description: "Side conversations for support teams, speaking Zendesk's REST API.",
       },
-      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer' } } },
-      security: [{ basicAuth: [] }, { bearerAuth: [] }],
+      components: {
+        securitySchemes: {
+          basicAuth: { type: 'http', scheme: 'basic' },
+          bearerAuth: { type: 'http', scheme: 'bearer' },
+          // The agent console's session (POST /api/v2/sideline/session); writes also need X-CSRF-Token.
+          consoleSession: { type: 'apiKey', in: 'cookie', name: 'sideline_session' },
+        },
+      },
+      security: [{ basicAuth: [] }, { bearerAuth: [] }, { consoleSession: [] }],
     },
   });
 
@@ -152,6 +163,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(opsRoutes, { ctx });
   await app.register(sessionRoutes, { sessions, accounts });
   await app.register(consoleStaticRoutes, { dir: options.consoleDir ?? DEFAULT_CONSOLE_DIR });
+  await app.register(consoleRoutes, { ctx, console: createConsoleService({ db }) });
+  await app.register(userAutocompleteRoutes, { ctx, service: createUserAutocompleteService({ db }) });
   await app.register(attachmentsRoutes, { ctx, maxBytes: attachmentMaxBytes });
   await app.register(usersRoutes, { ctx });
   await app.register(apiTokensRoutes, { ctx });

@@ -1,0 +1,62 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppContext } from '../app-context.js';
+import { principalOf } from '../http/auth.js';
+import { offsetPage, pageLinks } from '../http/pagination.js';
+import { ErrorResponses } from '../http/schemas.js';
+import { presentConsoleTicket, presentReadMarker } from './presenter.js';
+import { MarkReadParams, ReadMarkerEnvelope, ReadMarkersParams, ReadMarkersResponse, TicketListQuery, TicketListResponse } from './schemas.js';
+import type { ConsoleService } from './service.js';
+
+/** The agent console's own reads: its ticket list and read markers (agents and admins). */
+export const consoleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; console: ConsoleService }> = async (app, { ctx, console: service }) => {
+  app.get(
+    '/api/v2/sideline/ticket_list',
+    {
+      schema: {
+        tags: ['Agent console'],
+        summary: 'Tickets for the console: a filter, requester and assignee, side conversation and unread counts',
+        querystring: TicketListQuery,
+        response: { 200: TicketListResponse, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const page = offsetPage(request.query);
+      const filter = request.query.filter ?? 'all';
+      const { rows, count } = await service.ticketList(principalOf(request), filter, page);
+      const base = ctx.baseUrl(request);
+      return {
+        tickets: rows.map((row) => presentConsoleTicket(row, base)),
+        count,
+        ...pageLinks(base, '/api/v2/sideline/ticket_list', page, count, { filter }),
+      };
+    },
+  );
+
+  app.get(
+    '/api/v2/sideline/tickets/:ticket_id/read_markers',
+    {
+      schema: {
+        tags: ['Agent console'],
+        summary: "The caller's read marker and unread count for each side conversation of a ticket",
+        params: ReadMarkersParams,
+        response: { 200: ReadMarkersResponse, ...ErrorResponses },
+      },
+    },
+    async (request) => ({
+      read_markers: (await service.readMarkers(principalOf(request), request.params.ticket_id)).map(presentReadMarker),
+    }),
+  );
+
+  app.put(
+    '/api/v2/sideline/side_conversations/:id/read',
+    {
+      schema: {
+        tags: ['Agent console'],
+        summary: 'Mark a side conversation read up to now, for the caller',
+        params: MarkReadParams,
+        response: { 200: ReadMarkerEnvelope, ...ErrorResponses },
+      },
+    },
+    async (request) => ({ read_marker: presentReadMarker(await service.markRead(principalOf(request), request.params.id)) }),
+  );
+};
