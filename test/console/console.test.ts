@@ -71,6 +71,8 @@ describe(`the agent console in Chromium (${STORE_KIND})`, { skip }, () => {
     ticketId = created.body.ticket.id;
     const second = await world.apiCall<TicketBody>('POST', '/api/v2/tickets', { ticket: { subject: 'Invoice question', comment: { body: 'Why two charges?' }, status: 'pending' } });
     assert.equal(second.status, 201);
+    const third = await world.apiCall<TicketBody>('POST', '/api/v2/tickets', { ticket: { subject: 'Paper jam', comment: { body: 'Tray 2 again.' } } });
+    assert.equal(third.status, 201);
 
     await signIn(page, world.baseUrl, ADMIN_EMAIL, ADMIN_PASSWORD);
     await page.waitForURL(/\/agent\/tickets$/);
@@ -84,8 +86,15 @@ describe(`the agent console in Chromium (${STORE_KIND})`, { skip }, () => {
     await page.getByRole('button', { name: 'Open', exact: true }).click();
     await table.getByRole('link', { name: /Printer on fire/ }).waitFor();
 
+    // Most recently updated first: Paper jam, then Printer on fire. j moves down, k up, Enter opens.
+    await page.evaluate('document.activeElement && document.activeElement.blur()');
+    const selected = table.locator('tr[aria-selected="true"]');
+    await selected.getByText('Paper jam').waitFor();
     await page.keyboard.press('j');
+    await selected.getByText('Printer on fire').waitFor();
     await page.keyboard.press('k');
+    await selected.getByText('Paper jam').waitFor();
+    await page.keyboard.press('j');
     await page.keyboard.press('Enter');
     await page.waitForURL(new RegExp(`/agent/tickets/${ticketId}$`));
     await page.getByRole('heading', { name: 'Printer on fire' }).waitFor();
