@@ -8,6 +8,7 @@ import type { SideConversationsService } from './side-conversations/service.js';
 import type { ApiTokensService } from './auth/api-tokens.js';
 import type { AttachmentsService } from './attachments/service.js';
 import type { IntegrationsService } from './integrations/service.js';
+import type { IdempotencyService } from './idempotency/service.js';
 
 /** What routes are given: the services, and how to build absolute URLs for this request. */
 export interface AppContext {
@@ -21,5 +22,6 @@ export interface AppContext {
     apiTokens: ApiTokensService;
     attachments: AttachmentsService;
     integrations: IntegrationsService;
+    idempotency: IdempotencyService;
   };
 }

@@ -6,6 +6,10 @@ import type { Kysely } from 'kysely';
 import type { AppContext } from './app-context.js';
 import { AccountResolver } from './accounts/accounts.js';
 import type { Reads } from './db/read-cache.js';
+import type { Notifications } from './db/notifications.js';
+import { EventHub } from './events/hub.js';
+import { eventStreamRoutes } from './events/routes.js';
+import { DEFAULT_STREAM_LIMITS, EventStreams, type StreamLimits } from './events/stream.js';
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js';
 import { createApiTokensService } from './auth/api-tokens.js';
 import { attachmentsRoutes } from './attachments/routes.js';
@@ -14,6 +18,7 @@ import type { BlobStore } from './attachments/storage.js';
 import { apiTokensRoutes } from './auth/routes.js';
 import { inboundEmailRoutes } from './channels/email/routes.js';
 import { createIntegrationsService } from './integrations/service.js';
+import { createIdempotencyService } from './idempotency/service.js';
 import { integrationsRoutes } from './integrations/routes.js';
 import type { SecretBox } from './integrations/secret-box.js';
 import { slackEventsRoutes } from './channels/slack/routes.js';
@@ -69,6 +74,12 @@ export interface AppOptions {
   sessions?: ConsoleSessionOptions;
   /** The built agent console served at /agent/ (default: console/dist of the package). */
   consoleDir?: string;
+  /** The store's LISTEN (Store.notifications) for the live stream; unset: the stream polls the store. */
+  notifications?: Notifications;
+  /** How long a request waits for an earlier one with the same Idempotency-Key before a 409 (default 10 s). */
+  idempotencyWaitMs?: number;
+  /** The live stream: heartbeat, slow-consumer cut-off, how often it polls besides notifications. */
+  stream?: Partial<StreamLimits> & { pollMs?: number };
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -125,6 +136,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null }),
+      idempotency: createIdempotencyService({ db, ...(options.idempotencyWaitMs === undefined ? {} : { waitMs: options.idempotencyWaitMs }) }),
     },
   };
 
@@ -172,6 +184,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(ticketsRoutes, { ctx });
   await app.register(sideConversationsRoutes, { ctx });
   await app.register(integrationsRoutes, { ctx });
+  const streams = new EventStreams(
+    new EventHub({ db, notifications: options.notifications ?? null, pollMs: options.stream?.pollMs ?? (options.notifications ? 5000 : 1000), onError: (error) => app.log.warn({ err: error }, 'event stream: store read failed') }),
+    { ...DEFAULT_STREAM_LIMITS, ...options.stream },
+  );
+  // Open streams would hold the server open: end them before it closes (clients reconnect by cursor).
+  app.addHook('preClose', async () => streams.close());
+  app.decorate('eventStreams', streams);
+  await app.register(eventStreamRoutes, { ctx, streams });
   await app.register(slackEventsRoutes, {
     deps: { db, box: options.secretBox ?? null, apiUrl: options.slackApiUrl ?? 'https://slack.com/api/' },
   });

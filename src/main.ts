@@ -107,6 +107,7 @@ async function serve(config: Config): Promise<void> {
   const app = await buildApp({
     db: store.db,
     reads: store.reads,
+    notifications: store.notifications,
     publicUrl: config.publicUrl,
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,

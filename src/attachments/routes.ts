@@ -4,6 +4,8 @@ import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { badRequest, invalidField, payloadTooLarge } from '../http/errors.js';
 import { ErrorResponses, IntegerId } from '../http/schemas.js';
+import { IdempotencyHeaders, idempotentRequest, sendAnswer } from '../http/idempotency.js';
+import { createHash } from 'node:crypto';
 import { UploadSchema } from '../side-conversations/schemas.js';
 import { contentDisposition } from './files.js';
 import { presentUpload } from './presenter.js';
@@ -11,7 +13,7 @@ import { presentUpload } from './presenter.js';
 const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 
 export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; maxBytes: number }> = async (app, { ctx, maxBytes }) => {
-  const { attachments } = ctx.services;
+  const { attachments, idempotency } = ctx.services;
 
   // Registered before the `tickets/:ticket_id/...` routes share its first segments (API-NOTES).
   app.post(
@@ -21,6 +23,7 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; max
         tags: ['Side Conversations'],
         summary: 'Upload an attachment (multipart/form-data, field "file")',
         consumes: ['multipart/form-data'],
+        headers: IdempotencyHeaders,
         response: { 201: UploadSchema, ...ErrorResponses },
       },
     },
@@ -46,8 +49,14 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; max
         throw badRequest('InvalidMultipart', `The multipart body could not be read: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (!file) throw invalidField('file', 'File: is required (multipart field "file")', 'BlankValue');
-      const row = await attachments.upload({ accountId: me.accountId, uploaderId: me.userId, fileName: file.name, bytes: file.bytes });
-      return reply.code(201).send(presentUpload(row, ctx.baseUrl(request)));
+      const uploaded = file;
+      // The same file under the same name is the same request (a multipart boundary may differ between retries).
+      const asked = { file_name: uploaded.name, sha256: createHash('sha256').update(uploaded.bytes).digest('hex') };
+      const answer = await idempotency.run(idempotentRequest(request, asked), async () => {
+        const row = await attachments.upload({ accountId: me.accountId, uploaderId: me.userId, fileName: uploaded.name, bytes: uploaded.bytes });
+        return { status: 201, body: presentUpload(row, ctx.baseUrl(request)) };
+      });
+      return sendAnswer(reply, answer);
     },
   );
 

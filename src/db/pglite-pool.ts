@@ -1,5 +1,6 @@
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
+import type { Notifications } from './notifications.js';
 
 /**
  * Presents one PGlite instance as a node-postgres style pool, so Kysely's PostgresDialect (and so
@@ -8,7 +9,7 @@ import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kyse
  * PGlite is a single session: two interleaved transactions would share it. A checkout therefore
  * holds the whole instance until release(), exactly like a pool of size one.
  */
-export class PGlitePool implements PostgresPool {
+export class PGlitePool implements PostgresPool, Notifications {
   readonly #pglite: PGlite;
   readonly #onWrite: () => void;
   #tail: Promise<void> = Promise.resolve();
@@ -44,6 +45,27 @@ export class PGlitePool implements PostgresPool {
       },
     };
     return client as PostgresPoolClient;
+  }
+
+  /**
+   * In-process LISTEN. Run through a checkout like any statement: the instance is one session, and a
+   * LISTEN sent in the middle of somebody else's transaction would be undone by its rollback.
+   * Nothing is ever missed in process, so there is no resync to report.
+   */
+  async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+    const exclusively = async <T>(work: () => Promise<T>): Promise<T> => {
+      const client = await this.connect();
+      try {
+        return await work();
+      } finally {
+        client.release();
+      }
+    };
+    const unlisten = await exclusively(() => this.#pglite.listen(channel, onPayload));
+    return async () => {
+      if (this.#ended) return;
+      await exclusively(() => unlisten());
+    };
   }
 
   async end(): Promise<void> {

@@ -208,6 +208,39 @@ export interface DeliveriesTable {
   updated_at: Timestamp;
 }
 
+/** What the live stream tells: see migration 0007. */
+export type FeedEventType =
+  | 'side_conversation.created'
+  | 'side_conversation.replied'
+  | 'side_conversation.state_changed'
+  | 'side_conversation.subject_changed'
+  | 'side_conversation.delivery_changed';
+
+export interface EventFeedTable {
+  write_order: Generated<number>;
+  id: Generated<string>;
+  account_id: number;
+  /** The stream cursor, per account; null until sequenced after commit. */
+  position: number | null;
+  type: FeedEventType;
+  side_conversation_id: string;
+  ticket_id: number;
+  event_id: string;
+  created_at: Timestamp;
+}
+
+export interface IdempotencyKeysTable {
+  account_id: number;
+  user_id: number;
+  key: string;
+  /** sha256 of what the request asked for: the same key with another request is refused. */
+  fingerprint: string;
+  /** Null while the first request is still running. */
+  response_status: number | null;
+  response_body: Json<unknown>;
+  created_at: Timestamp;
+}
+
 export interface AttachmentsTable {
   id: string;
   account_id: number;
@@ -301,6 +334,8 @@ export interface Database {
   side_conversation_participants: SideConversationParticipantsTable;
   side_conversation_events: SideConversationEventsTable;
   outbox: OutboxTable;
+  event_feed: EventFeedTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type Account = Selectable<AccountsTable>;
@@ -317,5 +352,6 @@ export type SideConversationEvent = Selectable<SideConversationEventsTable>;
 export type Attachment = Selectable<AttachmentsTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type Delivery = Selectable<DeliveriesTable>;
+export type FeedEntry = Selectable<EventFeedTable>;
 export type SlackWorkspace = Selectable<SlackWorkspacesTable>;
 export type TeamsBot = Selectable<TeamsBotsTable>;

@@ -32,6 +32,8 @@ export const forbidden = () =>
     },
   });
 
+export const conflict = (description: string) => new ApiError(409, { error: 'Conflict', description });
+
 export const invalidJson = (description: string) => new ApiError(400, { error: 'InvalidJSON', description });
 
 export const badRequest = (error: string, description: string) => new ApiError(400, { error, description });

@@ -5,6 +5,7 @@ import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { IdempotencyHeaders, idempotentRequest, sendAnswer } from '../http/idempotency.js';
 import { presentEvent, presentEvents, presentSideConversation } from './presenter.js';
 import {
   CreateSideConversationBody,
@@ -31,7 +32,7 @@ function includesEvents(include: string | undefined): boolean {
 }
 
 export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
-  const { sideConversations } = ctx.services;
+  const { sideConversations, idempotency } = ctx.services;
 
   const presentWrite = (result: WriteResult, base: string) => ({
     event: result.event ? presentEvent(result.event, result.details, base) : null,
@@ -124,13 +125,17 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         tags: ['Side Conversations'],
         summary: 'Create Side Conversation',
         params: TicketParams,
+        headers: IdempotencyHeaders,
         body: CreateSideConversationBody,
         response: { 201: WriteEnvelope, ...ErrorResponses },
       },
     },
     async (request, reply) => {
-      const result = await sideConversations.create(actorOf(request), request.params.ticket_id, request.body);
-      return reply.code(201).send(presentWrite(result, ctx.baseUrl(request)));
+      const answer = await idempotency.run(idempotentRequest(request), async () => {
+        const result = await sideConversations.create(actorOf(request), request.params.ticket_id, request.body);
+        return { status: 201, body: presentWrite(result, ctx.baseUrl(request)) };
+      });
+      return sendAnswer(reply, answer);
     },
   );
 
@@ -141,14 +146,18 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         tags: ['Side Conversations'],
         summary: 'Update Side Conversation',
         params: SideConversationParams,
+        headers: IdempotencyHeaders,
         body: UpdateSideConversationBody,
         response: { 200: WriteEnvelope, ...ErrorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { ticket_id: ticketId, side_conversation_id: id } = request.params;
-      const result = await sideConversations.update(actorOf(request), ticketId, id, request.body);
-      return presentWrite(result, ctx.baseUrl(request));
+      const answer = await idempotency.run(idempotentRequest(request), async () => {
+        const result = await sideConversations.update(actorOf(request), ticketId, id, request.body);
+        return { status: 200, body: presentWrite(result, ctx.baseUrl(request)) };
+      });
+      return sendAnswer(reply, answer);
     },
   );
 
@@ -159,14 +168,18 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         tags: ['Side Conversations'],
         summary: 'Reply to Side Conversation',
         params: SideConversationParams,
+        headers: IdempotencyHeaders,
         body: ReplyBody,
         response: { 200: WriteEnvelope, ...ErrorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { ticket_id: ticketId, side_conversation_id: id } = request.params;
-      const result = await sideConversations.reply(actorOf(request), ticketId, id, request.body);
-      return presentWrite(result, ctx.baseUrl(request));
+      const answer = await idempotency.run(idempotentRequest(request), async () => {
+        const result = await sideConversations.reply(actorOf(request), ticketId, id, request.body);
+        return { status: 200, body: presentWrite(result, ctx.baseUrl(request)) };
+      });
+      return sendAnswer(reply, answer);
     },
   );
 

@@ -3,19 +3,25 @@ import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { IdempotencyHeaders, idempotentRequest, sendAnswer } from '../http/idempotency.js';
 import { presentComment, presentTicket } from './presenter.js';
 import { CommentList, CreateTicketBody, TicketEnvelope, TicketIdParams, TicketList, UpdateTicketBody } from './schemas.js';
 
 export const ticketsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
-  const { tickets } = ctx.services;
+  const { tickets, idempotency } = ctx.services;
 
   app.post(
     '/api/v2/tickets',
-    { schema: { tags: ['Tickets'], summary: 'Create a ticket', body: CreateTicketBody, response: { 201: TicketEnvelope, ...ErrorResponses } } },
+    {
+      schema: { tags: ['Tickets'], summary: 'Create a ticket', headers: IdempotencyHeaders, body: CreateTicketBody, response: { 201: TicketEnvelope, ...ErrorResponses } },
+    },
     async (request, reply) => {
       const me = principalOf(request);
-      const ticket = await tickets.createTicket({ accountId: me.accountId, userId: me.userId }, request.body.ticket);
-      return reply.code(201).send({ ticket: presentTicket(ticket, ctx.baseUrl(request)) });
+      const answer = await idempotency.run(idempotentRequest(request), async () => {
+        const ticket = await tickets.createTicket({ accountId: me.accountId, userId: me.userId }, request.body.ticket);
+        return { status: 201, body: { ticket: presentTicket(ticket, ctx.baseUrl(request)) } };
+      });
+      return sendAnswer(reply, answer);
     },
   );
 

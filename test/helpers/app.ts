@@ -74,6 +74,8 @@ export interface TestUser {
 export interface TestApp {
   app: FastifyInstance;
   db: Kysely<Database>;
+  /** The test database's URL on PostgreSQL (undefined on the embedded store). */
+  databaseUrl: string | undefined;
   accountId: number;
   admin: TestUser;
   /** Inject with the admin's credentials unless `headers.authorization` is given (or null for none). */
@@ -86,12 +88,13 @@ export interface TestApp {
 let counter = 0;
 
 export async function startTestApp(options: Partial<AppOptions> = {}): Promise<TestApp> {
-  const { store, drop } = await openTestStore();
+  const { store, url: databaseUrl, drop } = await openTestStore();
   const { accountId } = await ensureAccountAndAdmin(store.db, { adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD });
   const adminRow = await store.db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
   const app = await buildApp({
     db: store.db,
     reads: store.reads,
+    notifications: store.notifications,
     blobs: options.blobs ?? new DatabaseBlobStore(store.db),
     secretBox: options.secretBox === undefined ? new SecretBox(randomBytes(32)) : options.secretBox,
     ...options,
@@ -114,6 +117,7 @@ export async function startTestApp(options: Partial<AppOptions> = {}): Promise<T
   return {
     app,
     db: store.db,
+    databaseUrl,
     accountId,
     admin,
     request({ auth, ...inject }) {
