@@ -1,0 +1,225 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Button } from '@zendeskgarden/react-buttons';
+import { Field, Input, Select, Textarea } from '@zendeskgarden/react-forms';
+import { Alert } from '@zendeskgarden/react-notifications';
+import { LG } from '@zendeskgarden/react-typography';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api, ApiError, type FieldErrors } from '../api/client';
+import type { Group, Page, SideConversation, Ticket, User } from '../api/types';
+import { textToHtml } from '../format';
+import { AttachFiles, readyAttachments, type PendingUpload } from './Attachments';
+import { KIND_LABEL, type Kind } from './kind';
+import { RecipientsInput, type Recipient } from './RecipientsInput';
+
+type FieldName = 'to' | 'group' | 'agent' | 'workspace' | 'channel' | 'subject' | 'message' | 'attachments' | 'general';
+
+/** Which control a validation key of the API (e.g. `message.to[0].email`) belongs to. */
+export function fieldOfKey(key: string, kind: Kind): FieldName {
+  if (key.startsWith('message.to') || key === 'to' || key.startsWith('to[')) {
+    if (kind === 'child_ticket') return key.includes('support_agent_id') ? 'agent' : 'group';
+    if (kind === 'slack') return key.includes('slack_workspace_id') ? 'workspace' : 'channel';
+    if (kind === 'msteams') return 'channel';
+    return 'to';
+  }
+  if (key === 'message.subject' || key === 'subject') return 'subject';
+  if (key.startsWith('message.body') || key.startsWith('message.html_body') || key === 'body') return 'message';
+  if (key.startsWith('message.attachment_ids')) return 'attachments';
+  return 'general';
+}
+
+function groupErrors(fields: FieldErrors, kind: Kind): Partial<Record<FieldName, string>> {
+  const out: Partial<Record<FieldName, string>> = {};
+  for (const [key, messages] of Object.entries(fields)) {
+    const name = fieldOfKey(key, kind);
+    out[name] = [out[name], ...messages].filter(Boolean).join(' ');
+  }
+  return out;
+}
+
+export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ticket; onClose: () => void; onCreated: (id: string) => void }) {
+  const client = useQueryClient();
+  const [kind, setKind] = useState<Kind>('email');
+  const [recipients, setRecipients] = useState<Recipient[]>([]);
+  const [groupId, setGroupId] = useState('');
+  const [agentId, setAgentId] = useState('');
+  const [workspace, setWorkspace] = useState('');
+  const [channel, setChannel] = useState('');
+  const [subject, setSubject] = useState(ticket.subject);
+  const [message, setMessage] = useState('');
+  const [uploads, setUploads] = useState<PendingUpload[]>([]);
+  const [blocker, setBlocker] = useState<string | null>(null);
+  const typeRef = useRef<HTMLSelectElement>(null);
+
+  useEffect(() => typeRef.current?.focus(), []);
+
+  const groups = useQuery({
+    queryKey: ['groups'],
+    queryFn: () => api<{ groups: Group[] } & Page>('/api/v2/groups?per_page=100'),
+    enabled: kind === 'child_ticket',
+    staleTime: 60_000,
+  });
+  const agents = useQuery({
+    queryKey: ['agents'],
+    queryFn: async () => {
+      const [a, b] = await Promise.all([
+        api<{ users: User[] } & Page>('/api/v2/users?role=agent&per_page=100'),
+        api<{ users: User[] } & Page>('/api/v2/users?role=admin&per_page=100'),
+      ]);
+      return [...a.users, ...b.users].sort((x, y) => x.name.localeCompare(y.name));
+    },
+    enabled: kind === 'child_ticket',
+    staleTime: 60_000,
+  });
+
+  const recipientsFor = (): unknown[] => {
+    switch (kind) {
+      case 'email':
+        return recipients.map((r) => (r.user_id ? { user_id: r.user_id } : { email: r.email }));
+      case 'slack':
+        return [{ slack_workspace_id: workspace.trim(), slack_channel_id: channel.trim() }];
+      case 'msteams':
+        return [{ msteams_channel_id: channel.trim() }];
+      case 'child_ticket':
+        return [{ support_group_id: groupId ? Number(groupId) : null, ...(agentId ? { support_agent_id: Number(agentId) } : {}) }];
+    }
+  };
+
+  const create = useMutation({
+    mutationFn: (attachmentIds: string[]) =>
+      api<{ side_conversation: SideConversation }>(`/api/v2/tickets/${ticket.id}/side_conversations`, {
+        method: 'POST',
+        body: {
+          message: {
+            subject,
+            body: message,
+            html_body: textToHtml(message),
+            to: recipientsFor(),
+            ...(attachmentIds.length ? { attachment_ids: attachmentIds } : {}),
+          },
+        },
+      }),
+    onSuccess: (res) => {
+      void client.invalidateQueries({ queryKey: ['ticket', ticket.id] });
+      onCreated(res.side_conversation.id);
+    },
+  });
+  const errors = create.error instanceof ApiError ? groupErrors(create.error.fields, kind) : {};
+  const general = errors.general ?? (create.error && !(create.error instanceof ApiError && Object.keys(create.error.fields).length) ? create.error.message : null);
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const ready = readyAttachments(uploads);
+    setBlocker(ready.blocker);
+    if (!ready.blocker) create.mutate(ready.ids);
+  };
+
+  return (
+    <form
+      onSubmit={submit}
+      aria-label="New side conversation"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') {
+          e.stopPropagation();
+          onClose();
+        }
+      }}
+      style={{ display: 'flex', flexDirection: 'column', gap: 12 }}
+    >
+      <LG tag="h3">New side conversation</LG>
+      <Field>
+        <Field.Label>Type</Field.Label>
+        <Select ref={typeRef} value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
+          {(Object.keys(KIND_LABEL) as Kind[]).map((k) => (
+            <option key={k} value={k}>
+              {KIND_LABEL[k]}
+            </option>
+          ))}
+        </Select>
+      </Field>
+      {kind === 'email' ? <RecipientsInput value={recipients} onChange={setRecipients} error={errors.to} /> : null}
+      {kind === 'slack' ? (
+        <>
+          <Field>
+            <Field.Label>Slack workspace</Field.Label>
+            <Field.Hint>The workspace's team id (e.g. T123ABC), as connected under Integrations.</Field.Hint>
+            <Input value={workspace} onChange={(e) => setWorkspace(e.target.value)} validation={errors.workspace ? 'error' : undefined} />
+            {errors.workspace ? <Field.Message validation="error">{errors.workspace}</Field.Message> : null}
+          </Field>
+          <Field>
+            <Field.Label>Slack channel</Field.Label>
+            <Field.Hint>The channel id (e.g. C0123456).</Field.Hint>
+            <Input value={channel} onChange={(e) => setChannel(e.target.value)} validation={errors.channel ? 'error' : undefined} />
+            {errors.channel ? <Field.Message validation="error">{errors.channel}</Field.Message> : null}
+          </Field>
+        </>
+      ) : null}
+      {kind === 'msteams' ? (
+        <Field>
+          <Field.Label>Teams channel</Field.Label>
+          <Field.Hint>The channel id (19:…@thread.tacv2).</Field.Hint>
+          <Input value={channel} onChange={(e) => setChannel(e.target.value)} validation={errors.channel ? 'error' : undefined} />
+          {errors.channel ? <Field.Message validation="error">{errors.channel}</Field.Message> : null}
+        </Field>
+      ) : null}
+      {kind === 'child_ticket' ? (
+        <>
+          <Field>
+            <Field.Label>Group</Field.Label>
+            <Select value={groupId} onChange={(e) => setGroupId(e.target.value)} validation={errors.group ? 'error' : undefined}>
+              <option value="">Choose a group…</option>
+              {(groups.data?.groups ?? []).map((g) => (
+                <option key={g.id} value={g.id}>
+                  {g.name}
+                </option>
+              ))}
+            </Select>
+            {errors.group ? <Field.Message validation="error">{errors.group}</Field.Message> : null}
+          </Field>
+          <Field>
+            <Field.Label>Agent</Field.Label>
+            <Field.Hint>Optional: who in the group gets the child ticket.</Field.Hint>
+            <Select value={agentId} onChange={(e) => setAgentId(e.target.value)} validation={errors.agent ? 'error' : undefined}>
+              <option value="">Anyone in the group</option>
+              {(agents.data ?? []).map((u) => (
+                <option key={u.id} value={u.id}>
+                  {u.name}
+                </option>
+              ))}
+            </Select>
+            {errors.agent ? <Field.Message validation="error">{errors.agent}</Field.Message> : null}
+          </Field>
+        </>
+      ) : null}
+      <Field>
+        <Field.Label>Subject</Field.Label>
+        <Input value={subject} onChange={(e) => setSubject(e.target.value)} validation={errors.subject ? 'error' : undefined} />
+        {errors.subject ? <Field.Message validation="error">{errors.subject}</Field.Message> : null}
+      </Field>
+      <Field>
+        <Field.Label>Message</Field.Label>
+        <Field.Hint>**bold**, _italic_, links, and lists (lines starting with - or 1.)</Field.Hint>
+        <Textarea minRows={5} value={message} onChange={(e) => setMessage(e.target.value)} validation={errors.message ? 'error' : undefined} />
+        {errors.message ? <Field.Message validation="error">{errors.message}</Field.Message> : null}
+      </Field>
+      <AttachFiles uploads={uploads} onChange={setUploads} />
+      {errors.attachments || blocker ? (
+        <div role="alert" style={{ color: '#cd3642' }}>
+          {errors.attachments ?? blocker}
+        </div>
+      ) : null}
+      {general ? (
+        <Alert type="error" role="alert">
+          {general}
+        </Alert>
+      ) : null}
+      <div style={{ display: 'flex', gap: 8 }}>
+        <Button type="submit" isPrimary disabled={create.isPending}>
+          Send
+        </Button>
+        <Button isBasic onClick={onClose}>
+          Cancel
+        </Button>
+      </div>
+    </form>
+  );
+}
