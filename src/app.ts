@@ -28,6 +28,7 @@ import { registerJsonBodyParser } from './http/json-body.js';
 import { baseUrl } from './http/urls.js';
 import { registerValidators } from './http/validation.js';
 import { opsRoutes } from './ops/routes.js';
+import { registerMetrics, type MetricsEndpoint } from './ops/metrics-routes.js';
 import { createSideConversationsService } from './side-conversations/service.js';
 import { sideConversationsRoutes } from './side-conversations/routes.js';
 import { createTicketsService } from './tickets/service.js';
@@ -58,6 +59,8 @@ export interface AppOptions {
   rateLimitPer10Minutes?: number;
   /** The store's cache of hot reads (Store.reads); unset: every read asks the database. */
   reads?: Reads;
+  /** GET /metrics and the request metrics behind it; unset: no /metrics (404). */
+  metrics?: MetricsEndpoint;
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -114,6 +117,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerJsonBodyParser(app);
   registerErrorHandling(app);
   registerAuth(app, new AccountResolver(db), authenticator);
+  if (options.metrics) registerMetrics(app, options.metrics);
 
   await app.register(swagger, {
     openapi: {

@@ -38,6 +38,8 @@ export interface Config {
   teamsJwtIssuer: string;
   /** Side conversation creates + replies per account per 10 minutes (Zendesk: 300); 0 = off. */
   rateLimitPer10Minutes: number;
+  /** Bearer token of GET /metrics; unset: no metrics endpoint. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -97,6 +99,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!/^[^\s@<>]+@[^\s@<>]+$/.test(supportAddress)) throw new ConfigError(`SUPPORT_ADDRESS is not an email address: "${supportAddress}"`);
   const inboundSecret = optional(env, 'INBOUND_EMAIL_SECRET');
   if (inboundSecret && inboundSecret.length < 16) throw new ConfigError('INBOUND_EMAIL_SECRET must be at least 16 characters long');
+  const metricsToken = optional(env, 'METRICS_TOKEN');
+  if (metricsToken && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 characters long, without spaces (openssl rand -hex 24)');
+  }
   const relay = optional(env, 'RELAY') ?? 'on';
   if (relay !== 'on' && relay !== 'off') throw new ConfigError('RELAY must be "on" or "off"');
   const encryptionKey = optional(env, 'SIDELINE_ENCRYPTION_KEY');
@@ -115,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return value;
   };
   return {
+    metricsToken,
     encryptionKey,
     rateLimitPer10Minutes: integer(env, 'RATE_LIMIT_PER_10_MINUTES', 0, 0, 1_000_000),
     slackApiUrl: url('SLACK_API_URL', 'https://slack.com/api/'),

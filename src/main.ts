@@ -17,6 +17,8 @@ import { SecretBox } from './integrations/secret-box.js';
 import { createSlackChannel } from './channels/slack/deliver.js';
 import { createTeamsChannel } from './channels/teams/deliver.js';
 import { TeamsConnector } from './channels/teams/connector.js';
+import { Metrics } from './ops/metrics.js';
+import type { RelayObserver } from './outbox/relay-observer.js';
 
 const USAGE = `Usage: sideline <command>
 
@@ -48,12 +50,13 @@ function mailSinkFor(config: Config): MailSink {
   return config.smtpUrl ? smtpSink(config.smtpUrl) : fileSink(join(config.dataDir, 'outbox-mail'));
 }
 
-function createRelay(config: Config, store: Store, logger: RelayLogger): { relay: Relay; sink: MailSink } {
+function createRelay(config: Config, store: Store, logger: RelayLogger, observer?: RelayObserver): { relay: Relay; sink: MailSink } {
   const sink = mailSinkFor(config);
   const blobs = blobStoreFor(config, store);
   const relay = new Relay({
     db: store.db,
     logger,
+    ...(observer ? { observer } : {}),
     pollMs: config.relayPollMs,
     leaseMs: config.relayLeaseMs,
     concurrency: config.relayConcurrency,
@@ -104,7 +107,9 @@ async function serve(config: Config): Promise<void> {
         'This password is not shown again. Set SIDELINE_ADMIN_EMAIL and SIDELINE_ADMIN_PASSWORD to choose your own.\n\n',
     );
   }
+  const metrics = config.metricsToken ? new Metrics({ db: store.db, poolStats: () => store.poolStats() }) : null;
   const app = await buildApp({
+    ...(metrics && config.metricsToken ? { metrics: { metrics, token: config.metricsToken } } : {}),
     db: store.db,
     reads: store.reads,
     publicUrl: config.publicUrl,
@@ -124,7 +129,7 @@ async function serve(config: Config): Promise<void> {
   });
   app.log.info({ store: store.kind, location: store.location }, 'store ready');
 
-  const background = config.relayInServe ? createRelay(config, store, app.log.child({ component: 'relay' })) : null;
+  const background = config.relayInServe ? createRelay(config, store, app.log.child({ component: 'relay' }), metrics?.relayObserver) : null;
   if (background && store.kind === 'pglite') {
     // The data directory is locked to this process: claims left in it belong to a process that died.
     const released = await background.relay.releaseAllClaims();

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { join, resolve } from 'node:path';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { migrations } from './migrations/index.js';
-import { INT8_OID, PGlitePool } from './pglite-pool.js';
+import { INT8_OID, PGlitePool, type PoolStats } from './pglite-pool.js';
 import { PreparedStatementPool } from './prepared-pool.js';
 import { NO_READ_CACHE, ReadCache, type Reads } from './read-cache.js';
 import type { Database } from './types.js';
@@ -18,6 +18,8 @@ export interface Store {
   location: string;
   /** Hot reads kept in memory until the next write: the embedded store only (see ReadCache). */
   reads: Reads;
+  /** The connection pool right now (metrics). */
+  poolStats(): PoolStats;
   close(): Promise<void>;
 }
 
@@ -53,7 +55,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PreparedStatementPool(pool) }) });
-    return { db, kind: 'postgres', location: redactUrl(options.databaseUrl), reads: NO_READ_CACHE, close: () => db.destroy() };
+    const poolStats = (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+    return { db, kind: 'postgres', location: redactUrl(options.databaseUrl), reads: NO_READ_CACHE, poolStats, close: () => db.destroy() };
   }
 
   let lock: DataDirLock | undefined;
@@ -71,11 +74,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     pglite = await PGlite.create({ parsers: { [INT8_OID]: parseInt8 } });
   }
   const reads = new ReadCache();
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite, () => reads.written()) }) });
+  const pool = new PGlitePool(pglite, () => reads.written());
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
     kind: 'pglite',
     reads,
+    poolStats: () => pool.stats(),
     location: options.dataDir ? resolve(options.dataDir) : '(in memory)',
     async close() {
       try {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { groupBy } from '../db/paging.js';
 import type { Database, OutboxRow, SideConversationChannel } from '../db/types.js';
+import { deliveryResult, type RelayObserver } from './relay-observer.js';
 
 /** What a channel says of one delivery attempt. */
 export type DeliveryOutcome =
@@ -40,6 +41,8 @@ export interface RelayOptions {
   random?: () => number;
   /** Deliveries in flight at once within a pass (different conversations only). */
   concurrency?: number;
+  /** Told each recorded outcome and each failed pass (metrics). */
+  observer?: RelayObserver;
 }
 
 /** Exponential backoff with full jitter in its upper half: base·2^(attempt-1), capped, × [0.5, 1). */
@@ -67,6 +70,7 @@ export class Relay {
   readonly #maxBackoffMs: number;
   readonly #random: () => number;
   readonly #concurrency: number;
+  readonly #observer: RelayObserver | undefined;
   #running = false;
   #stopping = false;
   #timer: NodeJS.Timeout | null = null;
@@ -85,6 +89,7 @@ export class Relay {
     this.#maxBackoffMs = options.maxBackoffMs ?? 60 * 60_000;
     this.#random = options.random ?? Math.random;
     this.#concurrency = Math.max(1, options.concurrency ?? 4);
+    this.#observer = options.observer;
     this.id = options.relayId ?? `relay-${process.pid}-${randomBytes(3).toString('hex')}`;
   }
 
@@ -183,6 +188,7 @@ export class Relay {
       outcome = { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
     }
     await this.#record(row, outcome);
+    this.#observer?.deliveryRecorded(row.channel, deliveryResult(outcome, row.attempts, this.#maxAttempts));
   }
 
   async #record(row: OutboxRow, outcome: DeliveryOutcome): Promise<void> {
@@ -272,6 +278,7 @@ export class Relay {
           handled = await this.runOnce();
         } catch (error) {
           this.#log.error({ err: error, relay: this.id }, 'relay pass failed');
+          this.#observer?.passFailed();
         }
         if (!this.#running) break;
         if (handled < this.#batchSize) {
