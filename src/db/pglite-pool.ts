@@ -53,6 +53,16 @@ export class PGlitePool implements PostgresPool {
     return client as PostgresPoolClient;
   }
 
+  /** Runs `work` while holding the session, so no transaction of ours is half-way through meanwhile. */
+  async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    try {
+      return await work();
+    } finally {
+      client.release();
+    }
+  }
+
   /** The one session as a pool of size one: in use or idle, and how many checkouts wait for it. */
   stats(): PoolStats {
     return { total: 1, idle: this.#inUse ? 0 : 1, waiting: this.#waiting };

@@ -18,6 +18,11 @@ export interface Store {
   location: string;
   /** Hot reads kept in memory until the next write: the embedded store only (see ReadCache). */
   reads: Reads;
+  /**
+   * The embedded store only: a consistent copy of its data directory as a gzipped tarball (what
+   * PGlite's loadDataDir takes back), taken between two transactions.
+   */
+  dumpDataDir?: () => Promise<Uint8Array>;
   /** The connection pool right now (metrics). */
   poolStats(): PoolStats;
   close(): Promise<void>;
@@ -81,6 +86,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     kind: 'pglite',
     reads,
     poolStats: () => pool.stats(),
+    dumpDataDir: () => pool.exclusive(async () => new Uint8Array(await (await pglite.dumpDataDir('gzip')).arrayBuffer())),
     location: options.dataDir ? resolve(options.dataDir) : '(in memory)',
     async close() {
       try {

@@ -60,32 +60,26 @@ export class Metrics {
     this.#passErrors = new Counter({ name: 'sideline_relay_errors_total', help: 'Relay passes that failed as a whole (e.g. the store was unreachable)', registers });
 
     const metrics = this;
-    new Gauge({
-      name: 'sideline_outbox_queued',
-      help: 'Outbox messages waiting for delivery (due or backing off), by channel',
-      labelNames: ['channel'],
-      registers,
-      async collect() {
-        this.reset();
-        const rows = await metrics.#queue();
-        if (!rows) return;
-        for (const channel of OUTBOX_CHANNELS) this.set({ channel }, 0);
-        for (const row of rows) this.set({ channel: row.channel }, Number(row.queued));
-      },
-    });
-    new Gauge({
-      name: 'sideline_outbox_oldest_queued_age_seconds',
-      help: 'Age of the oldest outbox message still waiting for delivery, by channel (0 when none waits)',
-      labelNames: ['channel'],
-      registers,
-      async collect() {
-        this.reset();
-        const rows = await metrics.#queue();
-        if (!rows) return;
-        for (const channel of OUTBOX_CHANNELS) this.set({ channel }, 0);
-        for (const row of rows) this.set({ channel: row.channel }, Math.max(0, Number(row.oldest_age_seconds ?? 0)));
-      },
-    });
+    const queueGauge = (name: string, help: string, read: (row: QueueRow) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['channel'],
+        registers,
+        async collect() {
+          this.reset();
+          const rows = await metrics.#queue();
+          if (!rows) return;
+          for (const channel of OUTBOX_CHANNELS) this.set({ channel }, 0);
+          for (const row of rows) this.set({ channel: row.channel }, read(row));
+        },
+      });
+    queueGauge('sideline_outbox_queued', 'Outbox messages waiting for delivery (due or backing off), by channel', (row) => Number(row.queued));
+    queueGauge(
+      'sideline_outbox_oldest_queued_age_seconds',
+      'Age of the oldest outbox message still waiting for delivery, by channel (0 when none waits)',
+      (row) => Math.max(0, Number(row.oldest_age_seconds ?? 0)),
+    );
     const poolGauge = (name: string, help: string, read: (stats: PoolStats) => number) =>
       new Gauge({
         name,
