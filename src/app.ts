@@ -43,6 +43,7 @@ import { capConnections, DEFAULT_CONNECTION_LIMITS, serverTimeoutOptions, type C
 import { baseUrl } from './http/urls.js';
 import { registerValidators } from './http/validation.js';
 import { opsRoutes } from './ops/routes.js';
+import { registerMetrics, type MetricsEndpoint } from './ops/metrics-routes.js';
 import { createSideConversationsService } from './side-conversations/service.js';
 import { sideConversationsRoutes } from './side-conversations/routes.js';
 import { createTicketsService } from './tickets/service.js';
@@ -89,6 +90,8 @@ export interface AppOptions {
   sessions?: ConsoleSessionOptions;
   /** The built agent console served at /agent/ (default: console/dist of the package). */
   consoleDir?: string;
+  /** GET /metrics and the request metrics behind it; unset: no /metrics (404). */
+  metrics?: MetricsEndpoint;
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -159,6 +162,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerCors(app, options.cors ?? null);
   const accounts = new AccountResolver(db);
   registerAuth(app, accounts, authenticator, sessions);
+  if (options.metrics) registerMetrics(app, options.metrics);
 
   await app.register(swagger, {
     openapi: {

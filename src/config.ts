@@ -51,6 +51,8 @@ export interface Config {
   rateLimitPer10Minutes: number;
   /** Browser origins allowed to call the API (CORS_ORIGINS); null: CORS off. */
   cors: CorsPolicy | null;
+  /** Bearer token of GET /metrics; unset: no metrics endpoint. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -121,6 +123,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (trustedAuthservId && !/^[a-z0-9.-]+$/.test(trustedAuthservId)) {
     throw new ConfigError(`INBOUND_TRUSTED_AUTHSERV_ID must be the host name your MX puts in Authentication-Results (e.g. mx.example.com), got "${trustedAuthservId}"`);
   }
+  const metricsToken = optional(env, 'METRICS_TOKEN');
+  if (metricsToken && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 characters long, without spaces (openssl rand -hex 24)');
+  }
   const relay = optional(env, 'RELAY') ?? 'on';
   if (relay !== 'on' && relay !== 'off') throw new ConfigError('RELAY must be "on" or "off"');
   const encryptionKey = optional(env, 'SIDELINE_ENCRYPTION_KEY');
@@ -146,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   return {
     cors,
+    metricsToken,
     encryptionKey,
     rateLimitPer10Minutes: integer(env, 'RATE_LIMIT_PER_10_MINUTES', 0, 0, 1_000_000),
     slackApiUrl: url('SLACK_API_URL', 'https://slack.com/api/'),

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { migrateToLatest, openStore, type Store } from './db/store.js';
 import { DatabaseBlobStore, DiskBlobStore, type BlobStore } from './attachments/storage.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { createAttachmentsService } from './attachments/service.js';
 import { createEmailChannel, fileSink, smtpSink, type MailSink } from './channels/email/deliver.js';
@@ -17,6 +17,10 @@ import { SecretBox } from './integrations/secret-box.js';
 import { createSlackChannel } from './channels/slack/deliver.js';
 import { createTeamsChannel } from './channels/teams/deliver.js';
 import { TeamsConnector } from './channels/teams/connector.js';
+import { Metrics } from './ops/metrics.js';
+import type { RelayObserver } from './outbox/relay-observer.js';
+import { runBackup, runRestore } from './cli/backup.js';
+import { startBackupSocket } from './ops/backup-socket.js';
 
 const USAGE = `Usage: sideline <command>
 
@@ -26,6 +30,8 @@ Commands:
   migrate                        apply database migrations and exit
   create-token --email EMAIL [--description TEXT]
                                  create an API token for an agent or admin; prints it once
+  backup --to FILE               copy the embedded store (asks the running server, or opens it)
+  restore --from FILE [--force]  restore the embedded store into DATA_DIR (server stopped)
 
 Configuration comes from the environment; see README.md.`;
 
@@ -48,12 +54,13 @@ function mailSinkFor(config: Config): MailSink {
   return config.smtpUrl ? smtpSink(config.smtpUrl) : fileSink(join(config.dataDir, 'outbox-mail'));
 }
 
-function createRelay(config: Config, store: Store, logger: RelayLogger): { relay: Relay; sink: MailSink } {
+function createRelay(config: Config, store: Store, logger: RelayLogger, observer?: RelayObserver): { relay: Relay; sink: MailSink } {
   const sink = mailSinkFor(config);
   const blobs = blobStoreFor(config, store);
   const relay = new Relay({
     db: store.db,
     logger,
+    ...(observer ? { observer } : {}),
     pollMs: config.relayPollMs,
     leaseMs: config.relayLeaseMs,
     concurrency: config.relayConcurrency,
@@ -104,7 +111,9 @@ async function serve(config: Config): Promise<void> {
         'This password is not shown again. Set SIDELINE_ADMIN_EMAIL and SIDELINE_ADMIN_PASSWORD to choose your own.\n\n',
     );
   }
+  const metrics = config.metricsToken ? new Metrics({ db: store.db, poolStats: () => store.poolStats() }) : null;
   const app = await buildApp({
+    ...(metrics && config.metricsToken ? { metrics: { metrics, token: config.metricsToken } } : {}),
     db: store.db,
     reads: store.reads,
     notifications: store.notifications,
@@ -133,13 +142,14 @@ async function serve(config: Config): Promise<void> {
   });
   app.log.info({ store: store.kind, location: store.location }, 'store ready');
 
-  const background = config.relayInServe ? createRelay(config, store, app.log.child({ component: 'relay' })) : null;
+  const background = config.relayInServe ? createRelay(config, store, app.log.child({ component: 'relay' }), metrics?.relayObserver) : null;
   if (background && store.kind === 'pglite') {
     // The data directory is locked to this process: claims left in it belong to a process that died.
     const released = await background.relay.releaseAllClaims();
     if (released > 0) app.log.warn({ released }, 'released outbox claims of a previous process');
   }
   background?.relay.start();
+  const backups = store.dumpDataDir ? await startBackupSocket(resolve(config.dataDir), store.dumpDataDir, app.log.child({ component: 'backup' })) : null;
   const listener = config.inboundSmtpPort === undefined
     ? null
     : createSmtpListener({
@@ -175,6 +185,7 @@ async function serve(config: Config): Promise<void> {
     try {
       if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
       await app.close();
+      await backups?.close();
       await background?.relay.stop();
       background?.sink.close();
       await store.close();
@@ -201,7 +212,14 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { email: { type: 'string' }, description: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      email: { type: 'string' },
+      description: { type: 'string' },
+      to: { type: 'string' },
+      from: { type: 'string' },
+      force: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -214,6 +232,10 @@ async function main(argv: string[]): Promise<void> {
       return serve(config);
     case 'relay':
       return runRelay(config);
+    case 'backup':
+      return runBackup(config, values.to);
+    case 'restore':
+      return runRestore(config, values.from, values.force ?? false);
     case 'migrate': {
       const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
       try {

@@ -14,6 +14,9 @@ export class PGlitePool implements PostgresPool, Notifications {
   readonly #onWrite: () => void;
   #tail: Promise<void> = Promise.resolve();
   #ended = false;
+  /** Checkouts waiting for the instance, and whether one holds it (for metrics). */
+  #waiting = 0;
+  #inUse = false;
 
   /** `onWrite` is called as any statement but a plain SELECT is sent (see ReadCache). */
   constructor(pglite: PGlite, onWrite: () => void = () => undefined) {
@@ -27,7 +30,10 @@ export class PGlitePool implements PostgresPool, Notifications {
     const released = new Promise<void>((resolve) => (release = resolve));
     const previous = this.#tail;
     this.#tail = previous.then(() => released);
-    await previous;
+    this.#waiting += 1;
+    await previous.finally(() => (this.#waiting -= 1));
+    this.#inUse = true;
+    const pool = this;
     const pglite = this.#pglite;
     const onWrite = this.#onWrite;
     let done = false;
@@ -41,6 +47,7 @@ export class PGlitePool implements PostgresPool, Notifications {
       release(): void {
         if (done) return;
         done = true;
+        pool.#inUse = false;
         release();
       },
     };
@@ -68,6 +75,21 @@ export class PGlitePool implements PostgresPool, Notifications {
     };
   }
 
+  /** Runs `work` while holding the session, so no transaction of ours is half-way through meanwhile. */
+  async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    try {
+      return await work();
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The one session as a pool of size one: in use or idle, and how many checkouts wait for it. */
+  stats(): PoolStats {
+    return { total: 1, idle: this.#inUse ? 0 : 1, waiting: this.#waiting };
+  }
+
   async end(): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
@@ -77,6 +99,13 @@ export class PGlitePool implements PostgresPool, Notifications {
 }
 
 const SELECT = /^\s*select\b/i;
+
+/** Connections of a store's pool: open, idle among them, and checkouts waiting for one. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
 
 /** Parse int8 (ids, counts) as JS numbers on both stores; our ids stay far below 2^53. */
 export const INT8_OID = pgliteTypes.INT8;

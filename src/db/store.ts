@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { migrations } from './migrations/index.js';
 import { PostgresNotifications, type Notifications } from './notifications.js';
-import { INT8_OID, PGlitePool } from './pglite-pool.js';
+import { INT8_OID, PGlitePool, type PoolStats } from './pglite-pool.js';
 import { PreparedStatementPool } from './prepared-pool.js';
 import { NO_READ_CACHE, ReadCache, type Reads } from './read-cache.js';
 import type { Database } from './types.js';
@@ -21,6 +21,13 @@ export interface Store {
   reads: Reads;
   /** LISTEN/NOTIFY: across processes on PostgreSQL, in process on the embedded store. */
   notifications: Notifications;
+  /**
+   * The embedded store only: a consistent copy of its data directory as a gzipped tarball (what
+   * PGlite's loadDataDir takes back), taken between two transactions.
+   */
+  dumpDataDir?: () => Promise<Uint8Array>;
+  /** The connection pool right now (metrics). */
+  poolStats(): PoolStats;
   close(): Promise<void>;
 }
 
@@ -60,12 +67,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PreparedStatementPool(pool) }) });
+    const poolStats = (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
     return {
       db,
       kind: 'postgres',
       location: redactUrl(options.databaseUrl),
       reads: NO_READ_CACHE,
       notifications: new PostgresNotifications(options.databaseUrl),
+      poolStats,
       close: () => db.destroy(),
     };
   }
@@ -92,6 +101,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     kind: 'pglite',
     reads,
     notifications: pool,
+    poolStats: () => pool.stats(),
+    dumpDataDir: () => pool.exclusive(async () => new Uint8Array(await (await pglite.dumpDataDir('gzip')).arrayBuffer())),
     location: options.dataDir ? resolve(options.dataDir) : '(in memory)',
     async close() {
       try {

@@ -14,6 +14,7 @@ import {
   scheduleRetry,
 } from './repo.js';
 
+import { deliveryResult, type RelayObserver } from './relay-observer.js';
 
 /** What a channel says of one delivery attempt. */
 export type DeliveryOutcome =
@@ -52,6 +53,8 @@ export interface RelayOptions {
   random?: () => number;
   /** Deliveries in flight at once within a pass (different conversations only). */
   concurrency?: number;
+  /** Told each recorded outcome and each failed pass (metrics). */
+  observer?: RelayObserver;
 }
 
 /** Exponential backoff with full jitter in its upper half: base·2^(attempt-1), capped, × [0.5, 1). */
@@ -79,6 +82,7 @@ export class Relay {
   readonly #maxBackoffMs: number;
   readonly #random: () => number;
   readonly #concurrency: number;
+  readonly #observer: RelayObserver | undefined;
   #running = false;
   #stopping = false;
   #timer: NodeJS.Timeout | null = null;
@@ -101,6 +105,7 @@ export class Relay {
     this.#maxBackoffMs = options.maxBackoffMs ?? 60 * 60_000;
     this.#random = options.random ?? Math.random;
     this.#concurrency = Math.max(1, options.concurrency ?? 4);
+    this.#observer = options.observer;
     this.id = options.relayId ?? `relay-${process.pid}-${randomBytes(3).toString('hex')}`;
   }
 
@@ -190,6 +195,7 @@ export class Relay {
       outcome = { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
     }
     await this.#recordOrKeep(row, outcome);
+    this.#observer?.deliveryRecorded(row.channel, deliveryResult(outcome, row.attempts, this.#maxAttempts));
   }
 
   /**
@@ -264,6 +270,7 @@ export class Relay {
           handled = await this.runOnce();
         } catch (error) {
           this.#log.error({ err: error, relay: this.id }, 'relay pass failed');
+          this.#observer?.passFailed();
         }
         if (!this.#running) break;
         if (handled < this.#batchSize) {

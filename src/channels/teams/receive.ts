@@ -32,8 +32,13 @@ export class TeamsTokenVerifier {
     return this.#keys;
   }
 
-  /** The bot the token was issued for, or null for a missing, forged, expired or foreign token. */
-  async verify(db: Kysely<Database>, authorization: string | undefined): Promise<TeamsBot | null> {
+  /**
+   * The bot the token was issued for, or null for a missing, forged, expired or foreign token, or
+   * one whose `serviceurl` claim is not the activity's `serviceUrl` (as Bot Framework's own channel
+   * validation requires: a token minted for one connector must not vouch for an activity that
+   * names another).
+   */
+  async verify(db: Kysely<Database>, authorization: string | undefined, activityServiceUrl: unknown): Promise<TeamsBot | null> {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match) return null;
     const bots = await db.selectFrom('teams_bots').selectAll().limit(1000).execute();
@@ -45,6 +50,7 @@ export class TeamsTokenVerifier {
         clockTolerance: 300,
         requiredClaims: ['exp'],
       });
+      if (typeof activityServiceUrl !== 'string' || payload['serviceurl'] !== activityServiceUrl) return null;
       const audiences = [payload.aud].flat();
       return bots.find((b) => audiences.includes(b.app_id)) ?? null;
     } catch {
@@ -57,9 +63,39 @@ export interface TeamsActivity {
   type?: string;
   id?: string;
   text?: string;
+  serviceUrl?: string;
   conversation?: { id?: string };
   from?: { id?: string; name?: string };
+  recipient?: { id?: string; name?: string };
+  entities?: unknown;
   replyToId?: string;
+}
+
+interface MentionEntity {
+  type: 'mention';
+  mentioned: { id: string };
+  text: string;
+}
+
+function isRecipientMention(entity: unknown, recipientId: string): entity is MentionEntity {
+  if (!entity || typeof entity !== 'object') return false;
+  const e = entity as { type?: unknown; mentioned?: { id?: unknown }; text?: unknown };
+  return e.type === 'mention' && e.mentioned?.id === recipientId && typeof e.text === 'string' && e.text.length > 0;
+}
+
+/**
+ * Teams puts the bot's own mention (`<at>Bot</at>`) first in every channel message addressed to
+ * it. Like the Bot Framework SDKs' removeRecipientMention, the text of each mention entity naming
+ * the activity's recipient is cut out; mentions of anyone else stay as they are.
+ */
+export function removeRecipientMention(activity: TeamsActivity): string {
+  let text = typeof activity.text === 'string' ? activity.text : '';
+  const recipientId = activity.recipient?.id;
+  if (typeof recipientId !== 'string' || !Array.isArray(activity.entities)) return text;
+  for (const entity of activity.entities.slice(0, 100)) {
+    if (isRecipientMention(entity, recipientId)) text = text.replace(entity.text, '');
+  }
+  return text.trim();
 }
 
 export type TeamsOutcome = InboundChatOutcome;
@@ -69,7 +105,7 @@ export async function receiveTeamsActivity(db: Kysely<Database>, bot: TeamsBot, 
   if (activity.type !== 'message' || typeof activity.conversation?.id !== 'string' || typeof activity.id !== 'string') return 'ignored';
   if (activity.id.length > 500 || activity.conversation.id.length > 1000) return 'ignored';
   if (activity.from?.id === `28:${bot.app_id}`) return 'ignored';
-  const text = storableChatText(htmlToText(typeof activity.text === 'string' ? activity.text : ''));
+  const text = storableChatText(htmlToText(removeRecipientMention(activity)));
   if (!text) return 'ignored';
   const sc = await db
     .selectFrom('side_conversations')
