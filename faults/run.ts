@@ -4,20 +4,23 @@
  *   1. crash: SIGKILL under concurrent creates, restart, every answered create whole (PGlite and PostgreSQL);
  *   2. two API processes and two relays on one PostgreSQL: every request answered right, every
  *      outbox row delivered exactly once (a loopback SMTP sink counts Message-IDs);
- *   3. bad input: a generated corpus of malformed and hostile requests against every endpoint.
- * FAULTS_SHORT=1 is the short form CI runs. FAULTS_ONLY=crash,multi,badinput picks parts.
+ *   3. bad input: a generated corpus of malformed and hostile requests against every endpoint;
+ *   4. outage: a private PostgreSQL restarted and killed under load (writes kept, relays drain exactly once).
+ * FAULTS_SHORT=1 is the short form CI runs. FAULTS_ONLY=crash,multi,badinput,outage picks parts.
  * The last line is `N passed, M failed` (fault checks); the exit code is non-zero on any failure.
  */
 import { crashPart } from './parts/crash.js';
 import { multiPart } from './parts/multi.js';
 import { badInputPart } from './parts/badinput.js';
+import { outagePart } from './parts/outage.js';
+import { destroyAllClusters } from './lib/private-pg.js';
 import { killAllChildren } from './lib/procs.js';
 import { dropAllCreated, postgresReachable, PG_SERVER_URL } from './lib/pg.js';
 import { allResults, check, log, summaryLine } from './lib/report.js';
 import { removeTempDirs } from './lib/sideline.js';
 
 const SHORT = process.env['FAULTS_SHORT'] === '1';
-const ONLY = new Set((process.env['FAULTS_ONLY'] ?? 'crash,multi,badinput').split(',').map((s) => s.trim()).filter(Boolean));
+const ONLY = new Set((process.env['FAULTS_ONLY'] ?? 'crash,multi,badinput,outage').split(',').map((s) => s.trim()).filter(Boolean));
 const STORES = new Set((process.env['FAULTS_STORES'] ?? 'pglite,postgres').split(',').map((s) => s.trim()));
 
 async function part(name: string, fn: () => Promise<void>): Promise<void> {
@@ -33,13 +36,13 @@ async function part(name: string, fn: () => Promise<void>): Promise<void> {
 }
 
 /** The whole run is bounded: past this, whatever is running is killed and the run fails. */
-const LIMIT_MS = Number(process.env['FAULTS_LIMIT_S'] ?? (SHORT ? 360 : 1800)) * 1000;
+const LIMIT_MS = Number(process.env['FAULTS_LIMIT_S'] ?? (SHORT ? 480 : 1800)) * 1000;
 
 function watchdog(): NodeJS.Timeout {
   const timer = setTimeout(() => {
     check('harness: finished within its time bound', false, `still running after ${LIMIT_MS / 1000} s; stopped`);
     killAllChildren();
-    void dropAllCreated().finally(() => {
+    void Promise.all([destroyAllClusters(), dropAllCreated()]).finally(() => {
       removeTempDirs();
       process.stdout.write(`${summaryLine()}\n`);
       process.exit(1);
@@ -65,8 +68,11 @@ async function main(): Promise<void> {
       if (STORES.has('postgres') && pgUp) await part('badinput/PostgreSQL', () => badInputPart('postgres', { short: SHORT }));
       if (STORES.has('pglite') && !SHORT) await part('badinput/PGlite', () => badInputPart('pglite', { short: SHORT }));
     }
+    // A private cluster of its own: not FAULTS_PG_URL, so it runs whether or not that one answers.
+    if (ONLY.has('outage') && STORES.has('postgres')) await part('outage', () => outagePart({ short: SHORT }));
   } finally {
     killAllChildren();
+    await destroyAllClusters();
     await dropAllCreated();
     removeTempDirs();
   }
@@ -84,7 +90,7 @@ async function main(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     killAllChildren();
-    void dropAllCreated().finally(() => {
+    void Promise.all([destroyAllClusters(), dropAllCreated()]).finally(() => {
       removeTempDirs();
       process.exit(130);
     });

@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { openStore, type Store } from '../src/db/store.js';
 import { DatabaseBlobStore } from '../src/attachments/storage.js';
 import { createEmailChannel, smtpSink } from '../src/channels/email/deliver.js';
@@ -126,5 +127,65 @@ describe('a backlog drained by several relays', { skip }, () => {
     const deliveries = await t.db.selectFrom('deliveries').select('status').where('status', '!=', 'sent').execute();
     assert.equal(deliveries.length, 0, 'every delivery is sent');
     process.stdout.write(`# drained ${MESSAGES} by ${RELAYS} relays in ${Date.now() - started} ms: ${JSON.stringify(Object.fromEntries(byRelay))}\n`);
+  });
+
+  it('a pass that fails midway (the database refuses connections) leaves no row stranded: every one is delivered exactly once', { timeout: 120_000 }, async () => {
+    await t.db.updateTable('outbox').set({ status: 'failed', claimed_until: null }).where('status', '=', 'pending').execute();
+    const ticket = await t.request({ method: 'POST', url: '/api/v2/tickets', payload: { ticket: { subject: 'Outage mid-pass', comment: { body: 'x' } } } });
+    const ticketId = ticket.json<{ ticket: { id: number } }>().ticket.id;
+    const eventIds: string[] = [];
+    for (let n = 0; n < 6; n++) {
+      const res = await t.request({
+        method: 'POST',
+        url: `/api/v2/tickets/${ticketId}/side_conversations`,
+        payload: { message: { subject: `Mid-pass ${n}`, body: `Message ${n}`, to: [{ email: `midpass${n}@example.com` }] } },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      eventIds.push(res.json<{ event: { id: string } }>().event.id);
+    }
+    const { rows: [current] } = await sql<{ name: string }>`select current_database() as name`.execute(t.db);
+    const databaseUrl = new URL(process.env['DATABASE_URL']!);
+    databaseUrl.pathname = `/${current!.name}`;
+    const admin = new pg.Client({ connectionString: process.env['DATABASE_URL'] });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    const store = await openStore({ databaseUrl: databaseUrl.toString(), poolSize: 2 });
+    stores.push(store);
+    const slow = await startSmtpSink({ delayMs: 400 });
+    const mail = smtpSink(slow.url);
+    const logs: Logged[] = [];
+    const relay = new Relay({
+      db: store.db,
+      logger: capture(logs),
+      relayId: 'mid-pass',
+      pollMs: 100,
+      batchSize: 6,
+      concurrency: 1,
+      channels: { email: createEmailChannel({ db: store.db, blobs: new DatabaseBlobStore(store.db), sink: mail, inboundDomain: 'inbound.test' }) },
+    });
+    relay.start();
+    try {
+      // The first message is at the sink, its answer still pending: now the database goes away.
+      while (slow.attempts.length === 0 && slow.messages.length === 0) await new Promise((r) => setTimeout(r, 10));
+      await admin.query(`alter database ${current!.name} allow_connections false`);
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [current!.name]);
+      await new Promise((r) => setTimeout(r, 1_500));
+      await admin.query(`alter database ${current!.name} allow_connections true`);
+      await slow.waitForMessages(6, 60_000);
+      for (;;) {
+        const left = await t.db.selectFrom('outbox').select('id').where('event_id', 'in', eventIds).where('status', '!=', 'delivered').execute();
+        if (left.length === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await admin.query(`alter database ${current!.name} allow_connections true`).catch(() => undefined);
+      await admin.end();
+      await relay.stop();
+      mail.close();
+      await slow.close();
+    }
+    assert.ok(logs.some((l) => l.msg === 'relay pass failed'), 'the outage did fail a pass');
+    const ids = slow.messages.map((m) => /^Message-ID:\s*<([^@>]+)@/im.exec(m.raw.toString('latin1'))?.[1] ?? '');
+    assert.deepEqual([...ids].sort(), [...eventIds].sort(), 'each message exactly once');
   });
 });
