@@ -47,6 +47,8 @@ export interface AppOptions {
   blobs: BlobStore;
   /** Largest attachment, in bytes (default 25 MB). */
   attachmentMaxBytes?: number;
+  /** Attachment bytes one account may store; 0 or unset: no quota. */
+  attachmentQuotaBytes?: number;
   /** Inbound email by HTTP: the reply-address domain, the provider's shared secret, the size limit. */
   inbound?: { domain: string; secret: string | undefined; maxBytes: number; trustedAuthservId?: string | undefined };
   /** Seals integration secrets; without it, Slack and Teams cannot be connected. */
@@ -114,7 +116,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       tickets: createTicketsService({ db }),
       sideConversations: createSideConversationsService({ db, reads: options.reads, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
       apiTokens: createApiTokensService({ db, onCredentialsChanged: (accountId, userId) => authenticator.forgetUser(accountId, userId) }),
-      attachments: createAttachmentsService({ db, blobs: options.blobs }),
+      attachments: createAttachmentsService({ db, blobs: options.blobs, quotaBytes: options.attachmentQuotaBytes ?? 0 }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null, outboundAllowPrivate: options.outboundAllowPrivate ?? false }),
     },
   };
