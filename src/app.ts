@@ -62,6 +62,8 @@ export interface AppOptions {
   blobs: BlobStore;
   /** Largest attachment, in bytes (default 25 MB). */
   attachmentMaxBytes?: number;
+  /** Attachment bytes one account may store; 0 or unset: no quota. */
+  attachmentQuotaBytes?: number;
   /** Inbound email by HTTP: the reply-address domain, the provider's shared secret, the size limit. */
   inbound?: { domain: string; secret: string | undefined; maxBytes: number; trustedAuthservId?: string | undefined };
   /** Seals integration secrets; without it, Slack and Teams cannot be connected. */
@@ -150,7 +152,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           sessions.forgetUser(accountId, userId);
         },
       }),
-      attachments: createAttachmentsService({ db, blobs: options.blobs }),
+      attachments: createAttachmentsService({ db, blobs: options.blobs, quotaBytes: options.attachmentQuotaBytes ?? 0 }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null, outboundAllowPrivate: options.outboundAllowPrivate ?? false }),
       idempotency: createIdempotencyService({ db, ...(options.idempotencyWaitMs === undefined ? {} : { waitMs: options.idempotencyWaitMs }) }),
     },

@@ -13,6 +13,8 @@ export interface Config {
   bodyLimitBytes: number;
   trustProxy: boolean;
   attachmentMaxBytes: number;
+  /** Bytes of attachments one account may store (ATTACHMENT_QUOTA_BYTES); 0 = no quota. */
+  attachmentQuotaBytes: number;
   /** disk (under DATA_DIR/attachments) or database (shared by every process on one PostgreSQL). */
   attachmentStore: 'disk' | 'database';
   /** smtp://user:pass@host:port; unset keeps outbound mail as .eml files under DATA_DIR/outbox-mail. */
@@ -186,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnectionsPerClient: integer(env, 'MAX_CONNECTIONS_PER_CLIENT', 128, 0, 1_000_000),
     maxConnections: integer(env, 'MAX_CONNECTIONS', 4_096, 0, 1_000_000),
     attachmentMaxBytes: integer(env, 'ATTACHMENT_MAX_BYTES', 25 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    attachmentQuotaBytes: integer(env, 'ATTACHMENT_QUOTA_BYTES', 10 * 1024 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     attachmentStore,
   };
 }

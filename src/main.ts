@@ -10,6 +10,7 @@ import { DatabaseBlobStore, DiskBlobStore, type BlobStore } from './attachments/
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { createAttachmentsService } from './attachments/service.js';
+import { startUploadSweeper } from './attachments/sweep.js';
 import { createEmailChannel, fileSink, smtpSink, type MailSink } from './channels/email/deliver.js';
 import { createSmtpListener } from './channels/email/smtp-listener.js';
 import { Relay, type RelayLogger } from './outbox/relay.js';
@@ -122,6 +123,7 @@ async function serve(config: Config): Promise<void> {
     trustProxy: config.trustProxy,
     blobs: blobStoreFor(config, store),
     attachmentMaxBytes: config.attachmentMaxBytes,
+    attachmentQuotaBytes: config.attachmentQuotaBytes,
     inbound: { domain: config.inboundDomain, secret: config.inboundEmailSecret, maxBytes: config.inboundMaxBytes, trustedAuthservId: config.inboundTrustedAuthservId },
     secretBox: SecretBox.fromEnv(config.encryptionKey),
     rateLimitPer10Minutes: config.rateLimitPer10Minutes,
@@ -150,6 +152,7 @@ async function serve(config: Config): Promise<void> {
   }
   background?.relay.start();
   const backups = store.dumpDataDir ? await startBackupSocket(resolve(config.dataDir), store.dumpDataDir, app.log.child({ component: 'backup' })) : null;
+  const sweeper = startUploadSweeper(createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }), app.log.child({ component: 'uploads' }));
   const listener = config.inboundSmtpPort === undefined
     ? null
     : createSmtpListener({
@@ -183,6 +186,7 @@ async function serve(config: Config): Promise<void> {
     }, 15_000);
     force.unref();
     try {
+      sweeper.stop();
       if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
       await app.close();
       await backups?.close();

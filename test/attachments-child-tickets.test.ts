@@ -313,9 +313,10 @@ describe(`attachments (${STORE_KIND})`, () => {
     expectStatus(asAgent, 200);
     assert.equal(Buffer.compare(asAgent.rawPayload, bytes), 0);
 
-    // Once bound it is no longer reachable through the unbound uploads path.
+    // Once bound, the upload's own URL redirects to the message's (issue 11; test/uploads-bounds.test.ts).
     const unbound = await t.request({ method: 'GET', url: pathOf(up.content_url) });
-    expectStatus(unbound, 404);
+    expectStatus(unbound, 302);
+    assert.equal(pathOf(String(unbound.headers.location)), expectedPath);
   });
 
   it('an unbound upload can be fetched back through its own content_url', async () => {

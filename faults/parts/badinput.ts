@@ -124,6 +124,8 @@ export async function badInputPart(store: StoreKind, options: { short: boolean }
     SIDELINE_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     TEAMS_OPENID_METADATA_URL: teamsFake.metadataUrl,
     TEAMS_JWT_ISSUER: TEAMS_ISSUER,
+    // The Teams bot's service_url is a loopback fake: allowed only when the operator says so.
+    OUTBOUND_ALLOW_PRIVATE: 'true',
   };
   let server: SidelineProcess | null = null;
   let sql: pg.Client | null = null;

@@ -51,9 +51,13 @@ export async function sniffFile(bytes: Buffer): Promise<SniffedFile> {
 /** Types a browser may show in place; everything else is always downloaded. */
 export const INLINE_SAFE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
 
-/** `attachment; filename="…"; filename*=UTF-8''…` with an ASCII fallback and the exact name encoded. */
-export function contentDisposition(fileName: string, contentType: string): string {
-  const disposition = INLINE_SAFE_TYPES.has(contentType) ? 'inline' : 'attachment';
+/**
+ * `attachment; filename="…"; filename*=UTF-8''…` with an ASCII fallback and the exact name encoded.
+ * `inline` only for what the API itself calls inline (the attachment's `inline` field), and then
+ * only for types a browser may show safely: the header and the JSON never disagree.
+ */
+export function contentDisposition(fileName: string, contentType: string, inline: boolean): string {
+  const disposition = inline && INLINE_SAFE_TYPES.has(contentType) ? 'inline' : 'attachment';
   const ascii = fileName.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
   const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `${disposition}; filename="${ascii}"; filename*=UTF-8''${encoded}`;

@@ -10,7 +10,7 @@ import { IdempotencyHeaders, idempotentRequest, sendAnswer } from '../http/idemp
 import { createHash } from 'node:crypto';
 import { UploadSchema } from '../side-conversations/schemas.js';
 import { contentDisposition } from './files.js';
-import { presentUpload } from './presenter.js';
+import { attachmentContentUrl, presentUpload } from './presenter.js';
 
 const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 
@@ -34,6 +34,8 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; max
       const declared = Number(request.headers['content-length'] ?? 0);
       // Refuse what cannot fit before reading it (the multipart envelope adds a few hundred bytes).
       if (declared > maxBytes + 64 * 1024) throw payloadTooLarge(`Attachments are limited to ${maxBytes} bytes`);
+      // Refuse before reading when even the declared size cannot fit the quota.
+      if (declared > 64 * 1024) await attachments.checkQuota(me.accountId, declared - 64 * 1024);
       if (!request.isMultipart()) throw invalidField('file', 'File: send the file as multipart/form-data in the field "file"');
       let file: { name: string; bytes: Buffer } | undefined;
       try {
@@ -55,6 +57,7 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; max
       // The same file under the same name is the same request (a multipart boundary may differ between retries).
       const asked = { file_name: uploaded.name, sha256: createHash('sha256').update(uploaded.bytes).digest('hex') };
       const answer = await idempotency.run(idempotentRequest(request, asked), async () => {
+        await attachments.checkQuota(me.accountId, uploaded.bytes.length);
         const row = await attachments.upload({ accountId: me.accountId, uploaderId: me.userId, fileName: uploaded.name, bytes: uploaded.bytes });
         return { status: 201, body: presentUpload(row, ctx.baseUrl(request)) };
       });
@@ -62,34 +65,41 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; max
     },
   );
 
-  const sendFile = (reply: import('fastify').FastifyReply, opened: { attachment: { file_name: string; content_type: string }; bytes: Buffer }) =>
+  const sendFile = (reply: import('fastify').FastifyReply, opened: { attachment: { file_name: string; content_type: string; inline: boolean }; bytes: Buffer }) =>
     reply
       .header('content-type', opened.attachment.content_type)
-      .header('content-disposition', contentDisposition(opened.attachment.file_name, opened.attachment.content_type))
+      .header('content-disposition', contentDisposition(opened.attachment.file_name, opened.attachment.content_type, opened.attachment.inline))
       .header('x-content-type-options', 'nosniff')
       .header('content-security-policy', "default-src 'none'; sandbox")
       .header('cache-control', 'private, max-age=0')
       .send(opened.bytes);
 
+  // The file name ends the path as a wildcard: any name the upload kept (255 characters, up to
+  // 2,295 once percent-encoded) must not run into the router's limit on parameters.
   app.get(
-    '/api/v2/tickets/side_conversations/attachments/:attachment_id/download/:file_name',
+    '/api/v2/tickets/side_conversations/attachments/:attachment_id/download/*',
     {
       schema: {
         tags: ['Side Conversations'],
-        summary: 'Download an upload not yet bound to a message',
-        params: Type.Object({ attachment_id: Uuid, file_name: Type.String() }),
+        summary: 'Download an upload; once bound to a message, redirects (302) to its URL there',
+        params: Type.Object({ attachment_id: Uuid, '*': Type.String() }),
       },
     },
-    async (request, reply) => sendFile(reply, await attachments.open(principalOf(request).accountId, request.params.attachment_id, 'unbound')),
+    async (request, reply) => {
+      const opened = await attachments.openUpload(principalOf(request).accountId, request.params.attachment_id);
+      // An integration that kept the upload's content_url still reaches the file, under the rules of its message.
+      if ('bound' in opened) return reply.redirect(attachmentContentUrl(ctx.baseUrl(request), opened.bound), 302);
+      return sendFile(reply, opened);
+    },
   );
 
   app.get(
-    '/api/v2/tickets/:ticket_id/side_conversations/:side_conversation_id/attachments/:attachment_id/download/:file_name',
+    '/api/v2/tickets/:ticket_id/side_conversations/:side_conversation_id/attachments/:attachment_id/download/*',
     {
       schema: {
         tags: ['Side Conversations'],
         summary: "Download an attachment of a side conversation's message",
-        params: Type.Object({ ticket_id: IntegerId, side_conversation_id: Uuid, attachment_id: Uuid, file_name: Type.String() }),
+        params: Type.Object({ ticket_id: IntegerId, side_conversation_id: Uuid, attachment_id: Uuid, '*': Type.String() }),
       },
     },
     async (request, reply) => {

@@ -41,21 +41,21 @@ export interface SlackInboundDeps {
 }
 
 /** The workspace whose signing secret signed this request, or null. */
-export async function authenticSlackWorkspace(
-  deps: SlackInboundDeps,
-  envelope: SlackEventEnvelope,
-  raw: string,
-  timestamp: string,
-  signature: string,
-): Promise<SlackWorkspace | null> {
+/**
+ * The workspace whose signing secret signed these exact bytes, or null. Runs before the body is
+ * parsed: the timestamp is checked first (no work for stale requests), the workspace is named by
+ * the first "team_id" in the raw text (a wrong pick only fails the signature), and a body naming
+ * none (url_verification, always tiny) is tried against every workspace only when small.
+ */
+export async function authenticSlackWorkspace(deps: SlackInboundDeps, raw: string, timestamp: string, signature: string): Promise<SlackWorkspace | null> {
   if (!deps.box) return null;
-  let query = deps.db.selectFrom('slack_workspaces').selectAll().orderBy('id').limit(100);
-  // url_verification carries no team; every other request names its workspace.
-  if (envelope.type !== 'url_verification') {
-    if (typeof envelope.team_id !== 'string') return null;
-    query = query.where('team_id', '=', envelope.team_id);
-  }
   const now = Math.floor(Date.now() / 1000);
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now - Number(timestamp)) > SLACK_SIGNATURE_MAX_AGE_SECONDS) return null;
+  if (!/^v0=[0-9a-f]{64}$/.test(signature)) return null;
+  let query = deps.db.selectFrom('slack_workspaces').selectAll().orderBy('id').limit(100);
+  const teamId = /"team_id"\s*:\s*"([A-Za-z0-9]{1,32})"/.exec(raw)?.[1];
+  if (teamId) query = query.where('team_id', '=', teamId);
+  else if (raw.length > 4096) return null;
   for (const workspace of await query.execute()) {
     if (verifySlackSignature(deps.box.open(workspace.signing_secret_enc), timestamp, raw, signature, now)) return workspace;
   }

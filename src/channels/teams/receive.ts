@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Database, TeamsBot } from '../../db/types.js';
 import { htmlToText } from '../../text/html.js';
@@ -36,26 +36,29 @@ export class TeamsTokenVerifier {
    * The bot the token was issued for, or null for a missing, forged, expired or foreign token, or
    * one whose `serviceurl` claim is not the activity's `serviceUrl` (as Bot Framework's own channel
    * validation requires: a token minted for one connector must not vouch for an activity that
-   * names another).
+   * names another). The activity is read only once the token's signature holds (`activityServiceUrl`
+   * parses the body), so a stranger's JSON is never parsed; a body that does not parse throws.
    */
-  async verify(db: Kysely<Database>, authorization: string | undefined, activityServiceUrl: unknown): Promise<TeamsBot | null> {
+  async verify(db: Kysely<Database>, authorization: string | undefined, activityServiceUrl: () => unknown): Promise<TeamsBot | null> {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match) return null;
     const bots = await db.selectFrom('teams_bots').selectAll().limit(1000).execute();
     if (bots.length === 0) return null;
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(match[1]!, await this.#jwks(), {
+      ({ payload } = await jwtVerify(match[1]!, await this.#jwks(), {
         issuer: this.options.issuer,
         audience: bots.map((b) => b.app_id),
         clockTolerance: 300,
         requiredClaims: ['exp'],
-      });
-      if (typeof activityServiceUrl !== 'string' || payload['serviceurl'] !== activityServiceUrl) return null;
-      const audiences = [payload.aud].flat();
-      return bots.find((b) => audiences.includes(b.app_id)) ?? null;
+      }));
     } catch {
       return null;
     }
+    const serviceUrl = activityServiceUrl();
+    if (typeof serviceUrl !== 'string' || payload['serviceurl'] !== serviceUrl) return null;
+    const audiences = [payload.aud].flat();
+    return bots.find((b) => audiences.includes(b.app_id)) ?? null;
   }
 }
 
