@@ -8,6 +8,7 @@ import { AccountResolver } from './accounts/accounts.js';
 import type { Reads } from './db/read-cache.js';
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js';
 import { createApiTokensService } from './auth/api-tokens.js';
+import { LoginThrottle } from './auth/login-throttle.js';
 import { attachmentsRoutes } from './attachments/routes.js';
 import { createAttachmentsService } from './attachments/service.js';
 import type { BlobStore } from './attachments/storage.js';
@@ -95,16 +96,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const { db } = options;
-  const authenticator = new Authenticator(db, options.auth);
+  const throttle = options.auth?.throttle ?? new LoginThrottle();
+  const authenticator = new Authenticator(db, { ...options.auth, throttle });
+  const forgetUser = (accountId: number, userId: number) => authenticator.forgetUser(accountId, userId);
   const ctx: AppContext = {
     db,
     baseUrl: (request) => baseUrl(request, options.publicUrl),
     services: {
-      users: createUsersService({ db }),
+      users: createUsersService({ db, throttle, onCredentialsChanged: forgetUser }),
       groups: createGroupsService({ db }),
       tickets: createTicketsService({ db }),
       sideConversations: createSideConversationsService({ db, reads: options.reads, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
-      apiTokens: createApiTokensService({ db, onCredentialsChanged: (accountId, userId) => authenticator.forgetUser(accountId, userId) }),
+      apiTokens: createApiTokensService({ db, onCredentialsChanged: forgetUser }),
       attachments: createAttachmentsService({ db, blobs: options.blobs }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null }),
     },

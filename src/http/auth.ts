@@ -29,7 +29,7 @@ export function registerAuth(app: FastifyInstance, accounts: AccountResolver, au
     const access = request.routeOptions.config.access ?? 'agent';
     if (access === 'public') return;
     const accountId = await accounts.resolve(request.headers.host);
-    const principal = accountId === null ? null : await authenticator.authenticate(accountId, request.headers.authorization);
+    const principal = accountId === null ? null : await authenticator.authenticate(accountId, request.headers.authorization, request.ip);
     if (!principal) throw unauthorized();
     request.principal = principal;
     if (access === 'agent' && principal.role === 'end-user') throw forbidden();

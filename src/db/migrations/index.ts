@@ -3,6 +3,7 @@ import * as initial from './0001_initial.js';
 import * as attachments from './0002_attachments.js';
 import * as email from './0003_email.js';
 import * as integrations from './0004_integrations.js';
+import * as people from './0005_people.js';
 
 /** Every migration, in order. One set of files serves both stores. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '0002_attachments': attachments,
   '0003_email': email,
   '0004_integrations': integrations,
+  '0005_people': people,
 };
