@@ -5,6 +5,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import type { AppContext } from './app-context.js';
 import { AccountResolver } from './accounts/accounts.js';
+import { accountsRoutes } from './accounts/routes.js';
+import { createAccountsService } from './accounts/service.js';
 import type { Reads } from './db/read-cache.js';
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js';
 import { createApiTokensService } from './auth/api-tokens.js';
@@ -23,7 +25,7 @@ import { TeamsTokenVerifier } from './channels/teams/receive.js';
 import type { Database } from './db/types.js';
 import { createGroupsService } from './groups/service.js';
 import { groupsRoutes } from './groups/routes.js';
-import { registerAuth } from './http/auth.js';
+import { registerAuth, registerHostCheck } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { baseUrl } from './http/urls.js';
@@ -59,6 +61,10 @@ export interface AppOptions {
   rateLimitPer10Minutes?: number;
   /** The store's cache of hot reads (Store.reads); unset: every read asks the database. */
   reads?: Reads;
+  /** SIDELINE_OPERATOR_TOKEN: enables POST /api/v2/sideline/accounts; unset, that endpoint is a 404. */
+  operatorToken?: string | undefined;
+  /** The From address of accounts created through the operator API (default support@ the inbound domain). */
+  supportAddress?: string;
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -116,7 +122,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerValidators(app);
   registerJsonBodyParser(app);
   registerErrorHandling(app);
-  registerAuth(app, new AccountResolver(db), authenticator);
+  const accountResolver = new AccountResolver(db, { publicUrl: options.publicUrl });
+  registerHostCheck(app);
+  registerAuth(app, accountResolver, authenticator);
 
   await app.register(swagger, {
     openapi: {
@@ -145,6 +153,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(ticketsRoutes, { ctx });
   await app.register(sideConversationsRoutes, { ctx });
   await app.register(integrationsRoutes, { ctx });
+  await app.register(accountsRoutes, {
+    ctx,
+    accounts: createAccountsService({ db, supportAddress: options.supportAddress ?? `support@${options.inbound?.domain ?? 'sideline.localhost'}` }),
+    operatorToken: options.operatorToken,
+    onCreated: () => accountResolver.invalidate(),
+  });
   await app.register(slackEventsRoutes, {
     deps: { db, box: options.secretBox ?? null, apiUrl: options.slackApiUrl ?? 'https://slack.com/api/' },
   });

@@ -38,6 +38,8 @@ export interface Config {
   teamsJwtIssuer: string;
   /** Side conversation creates + replies per account per 10 minutes (Zendesk: 300); 0 = off. */
   rateLimitPer10Minutes: number;
+  /** Bearer token of the operator API (POST /api/v2/sideline/accounts); unset: that API is off. */
+  operatorToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -114,7 +116,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     return value;
   };
+  const operatorToken = optional(env, 'SIDELINE_OPERATOR_TOKEN');
+  if (operatorToken && (operatorToken.length < 32 || /\s/.test(operatorToken))) {
+    throw new ConfigError('SIDELINE_OPERATOR_TOKEN must be at least 32 characters without spaces (openssl rand -hex 32)');
+  }
   return {
+    operatorToken,
     encryptionKey,
     rateLimitPer10Minutes: integer(env, 'RATE_LIMIT_PER_10_MINUTES', 0, 0, 1_000_000),
     slackApiUrl: url('SLACK_API_URL', 'https://slack.com/api/'),

@@ -115,6 +115,8 @@ async function serve(config: Config): Promise<void> {
     inbound: { domain: config.inboundDomain, secret: config.inboundEmailSecret, maxBytes: config.inboundMaxBytes },
     secretBox: SecretBox.fromEnv(config.encryptionKey),
     rateLimitPer10Minutes: config.rateLimitPer10Minutes,
+    operatorToken: config.operatorToken,
+    supportAddress: config.supportAddress,
     slackApiUrl: config.slackApiUrl,
     teams: { openIdMetadataUrl: config.teamsOpenIdMetadataUrl, issuer: config.teamsJwtIssuer },
     logger: {

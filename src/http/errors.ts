@@ -16,6 +16,9 @@ export type ValidationDetails = Record<string, Array<{ description: string; erro
 export const notFound = (description = 'Not found') =>
   new ApiError(404, { error: 'RecordNotFound', description });
 
+/** The Host names no account here (our wording; the same error name as any unknown endpoint). */
+export const noSuchAccount = () => new ApiError(404, { error: 'InvalidEndpoint', description: 'No help desk is served at this address' });
+
 export const unauthorized = () =>
   new ApiError(401, { error: "Couldn't authenticate you" }, { 'www-authenticate': 'Basic realm="Web Password"' });
 
@@ -95,6 +98,7 @@ function detailsFromSchemaErrors(errors: AjvErrorLike[]): ValidationDetails {
  */
 const UNIQUE_CONSTRAINT_FIELDS: Record<string, string> = {
   users_account_email: 'email',
+  accounts_subdomain_key: 'subdomain',
   group_memberships_user_group: 'user_id',
 };
 
