@@ -17,6 +17,14 @@ import { SecretBox } from './integrations/secret-box.js';
 import { createSlackChannel } from './channels/slack/deliver.js';
 import { createTeamsChannel } from './channels/teams/deliver.js';
 import { TeamsConnector } from './channels/teams/connector.js';
+import { RESET_PASSWORD_USAGE, resetPasswordCommand, unappliedAdminPasswordWarning } from './cli/reset-password.js';
+import { CREATE_ACCOUNT_USAGE, createAccountCommand } from './cli/create-account.js';
+
+/** Commands in their own modules (src/cli/), each parsing its own options. */
+const COMMANDS: Record<string, (args: string[], config: Config) => Promise<void>> = {
+  'reset-password': resetPasswordCommand,
+  'create-account': createAccountCommand,
+};
 
 const USAGE = `Usage: sideline <command>
 
@@ -26,6 +34,8 @@ Commands:
   migrate                        apply database migrations and exit
   create-token --email EMAIL [--description TEXT]
                                  create an API token for an agent or admin; prints it once
+  ${RESET_PASSWORD_USAGE}
+  ${CREATE_ACCOUNT_USAGE}
 
 Configuration comes from the environment; see README.md.`;
 
@@ -125,6 +135,8 @@ async function serve(config: Config): Promise<void> {
     },
   });
   app.log.info({ store: store.kind, location: store.location }, 'store ready');
+  const adminPasswordWarning = unappliedAdminPasswordWarning(config, bootstrap);
+  if (adminPasswordWarning) app.log.warn(adminPasswordWarning);
 
   const background = config.relayInServe ? createRelay(config, store, app.log.child({ component: 'relay' })) : null;
   if (background && store.kind === 'pglite') {
@@ -190,6 +202,8 @@ async function serve(config: Config): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  const own = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? COMMANDS[argv[0]] : undefined;
+  if (own && !argv.includes('--help') && !argv.includes('-h')) return own(argv.slice(1), loadConfig());
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

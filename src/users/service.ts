@@ -21,6 +21,18 @@ export interface UsersServiceDeps {
   onCredentialsChanged?: (accountId: number, userId: number) => void;
 }
 
+/**
+ * Replaces a user's password and moves credentials_version (every cached credential and session
+ * of that user dies). Shared by the API and the operator's `reset-password`.
+ */
+export async function replacePassword(db: Kysely<Database>, accountId: number, userId: number, password: string): Promise<User> {
+  const passwordHash = await hashPassword(password);
+  return db.transaction().execute(async (trx) => {
+    await changeableUser(trx, accountId, userId);
+    return updateUserRow(trx, accountId, userId, { password_hash: passwordHash }, true);
+  });
+}
+
 function duplicateEmail(email: string): never {
   const taken = new ValidationErrors();
   taken.add('email', `Email: ${email} is already being used by another user`, 'DuplicateValue');
@@ -56,11 +68,7 @@ export function createUsersService({ db, throttle, onCredentialsChanged = () => 
   }
 
   async function changePassword(accountId: number, userId: number, password: string): Promise<void> {
-    const passwordHash = await hashPassword(password);
-    await db.transaction().execute(async (trx) => {
-      await changeableUser(trx, accountId, userId);
-      await updateUserRow(trx, accountId, userId, { password_hash: passwordHash }, true);
-    });
+    await replacePassword(db, accountId, userId, password);
     onCredentialsChanged(accountId, userId);
   }
 
