@@ -5,6 +5,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import type { AppContext } from './app-context.js';
 import { AccountResolver } from './accounts/accounts.js';
+import { accountsRoutes } from './accounts/routes.js';
+import { createAccountsService } from './accounts/service.js';
 import type { Reads } from './db/read-cache.js';
 import type { Notifications } from './db/notifications.js';
 import { EventHub } from './events/hub.js';
@@ -12,6 +14,7 @@ import { eventStreamRoutes } from './events/routes.js';
 import { DEFAULT_STREAM_LIMITS, EventStreams, type StreamLimits } from './events/stream.js';
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js';
 import { createApiTokensService } from './auth/api-tokens.js';
+import { LoginThrottle } from './auth/login-throttle.js';
 import { attachmentsRoutes } from './attachments/routes.js';
 import { createAttachmentsService } from './attachments/service.js';
 import type { BlobStore } from './attachments/storage.js';
@@ -27,7 +30,7 @@ import { TeamsTokenVerifier } from './channels/teams/receive.js';
 import type { Database } from './db/types.js';
 import { createGroupsService } from './groups/service.js';
 import { groupsRoutes } from './groups/routes.js';
-import { registerAuth } from './http/auth.js';
+import { registerAuth, registerHostCheck } from './http/auth.js';
 import { registerCors, type CorsPolicy } from './http/cors.js';
 import { registerDocs } from './http/docs.js';
 import { ConsoleSessions, type ConsoleSessionOptions } from './sessions/service.js';
@@ -94,6 +97,10 @@ export interface AppOptions {
   consoleDir?: string;
   /** GET /metrics and the request metrics behind it; unset: no /metrics (404). */
   metrics?: MetricsEndpoint;
+  /** SIDELINE_OPERATOR_TOKEN: enables POST /api/v2/sideline/accounts; unset, that endpoint is a 404. */
+  operatorToken?: string | undefined;
+  /** The From address of accounts created through the operator API (default support@ the inbound domain). */
+  supportAddress?: string;
 }
 
 export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
@@ -135,23 +142,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   capConnections(app.server, connectionLimits);
 
   const { db } = options;
-  const authenticator = new Authenticator(db, options.auth);
+  const throttle = options.auth?.throttle ?? new LoginThrottle();
+  const authenticator = new Authenticator(db, { ...options.auth, throttle });
   const sessions = new ConsoleSessions(db, authenticator, options.sessions);
+  const forgetUser = (accountId: number, userId: number) => {
+    authenticator.forgetUser(accountId, userId);
+    sessions.forgetUser(accountId, userId);
+  };
   const ctx: AppContext = {
     db,
     baseUrl: (request) => baseUrl(request, options.publicUrl),
     services: {
-      users: createUsersService({ db }),
+      users: createUsersService({ db, throttle, onCredentialsChanged: forgetUser }),
       groups: createGroupsService({ db }),
       tickets: createTicketsService({ db }),
       sideConversations: createSideConversationsService({ db, reads: options.reads, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
-      apiTokens: createApiTokensService({
-        db,
-        onCredentialsChanged: (accountId, userId) => {
-          authenticator.forgetUser(accountId, userId);
-          sessions.forgetUser(accountId, userId);
-        },
-      }),
+      apiTokens: createApiTokensService({ db, onCredentialsChanged: forgetUser }),
       attachments: createAttachmentsService({ db, blobs: options.blobs, quotaBytes: options.attachmentQuotaBytes ?? 0 }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null, outboundAllowPrivate: options.outboundAllowPrivate ?? false }),
       idempotency: createIdempotencyService({ db, ...(options.idempotencyWaitMs === undefined ? {} : { waitMs: options.idempotencyWaitMs }) }),
@@ -162,8 +168,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerJsonBodyParser(app);
   registerErrorHandling(app);
   registerCors(app, options.cors ?? null);
-  const accounts = new AccountResolver(db);
-  registerAuth(app, accounts, authenticator, sessions);
+  const accountResolver = new AccountResolver(db, { publicUrl: options.publicUrl });
+  registerHostCheck(app);
+  registerAuth(app, accountResolver, authenticator, sessions);
   if (options.metrics) registerMetrics(app, options.metrics);
 
   await app.register(swagger, {
@@ -212,6 +219,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => streams.close());
   app.decorate('eventStreams', streams);
   await app.register(eventStreamRoutes, { ctx, streams });
+  await app.register(accountsRoutes, {
+    ctx,
+    accounts: createAccountsService({ db, supportAddress: options.supportAddress ?? `support@${options.inbound?.domain ?? 'sideline.localhost'}` }),
+    operatorToken: options.operatorToken,
+    onCreated: () => accountResolver.invalidate(),
+  });
   await app.register(slackEventsRoutes, {
     deps: { db, box: options.secretBox ?? null, apiUrl: options.slackApiUrl ?? 'https://slack.com/api/' },
   });

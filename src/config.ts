@@ -55,6 +55,8 @@ export interface Config {
   cors: CorsPolicy | null;
   /** Bearer token of GET /metrics; unset: no metrics endpoint. */
   metricsToken: string | undefined;
+  /** Bearer token of the operator API (POST /api/v2/sideline/accounts); unset: that API is off. */
+  operatorToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -152,9 +154,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     return value;
   };
+  const operatorToken = optional(env, 'SIDELINE_OPERATOR_TOKEN');
+  if (operatorToken && (operatorToken.length < 32 || /\s/.test(operatorToken))) {
+    throw new ConfigError('SIDELINE_OPERATOR_TOKEN must be at least 32 characters without spaces (openssl rand -hex 32)');
+  }
   return {
     cors,
     metricsToken,
+    operatorToken,
     encryptionKey,
     rateLimitPer10Minutes: integer(env, 'RATE_LIMIT_PER_10_MINUTES', 0, 0, 1_000_000),
     slackApiUrl: url('SLACK_API_URL', 'https://slack.com/api/'),

@@ -22,6 +22,14 @@ import { Metrics } from './ops/metrics.js';
 import type { RelayObserver } from './outbox/relay-observer.js';
 import { runBackup, runRestore } from './cli/backup.js';
 import { startBackupSocket } from './ops/backup-socket.js';
+import { RESET_PASSWORD_USAGE, resetPasswordCommand, unappliedAdminPasswordWarning } from './cli/reset-password.js';
+import { CREATE_ACCOUNT_USAGE, createAccountCommand } from './cli/create-account.js';
+
+/** Commands in their own modules (src/cli/), each parsing its own options. */
+const COMMANDS: Record<string, (args: string[], config: Config) => Promise<void>> = {
+  'reset-password': resetPasswordCommand,
+  'create-account': createAccountCommand,
+};
 
 const USAGE = `Usage: sideline <command>
 
@@ -33,6 +41,8 @@ Commands:
                                  create an API token for an agent or admin; prints it once
   backup --to FILE               copy the embedded store (asks the running server, or opens it)
   restore --from FILE [--force]  restore the embedded store into DATA_DIR (server stopped)
+  ${RESET_PASSWORD_USAGE}
+  ${CREATE_ACCOUNT_USAGE}
 
 Configuration comes from the environment; see README.md.`;
 
@@ -128,6 +138,8 @@ async function serve(config: Config): Promise<void> {
     secretBox: SecretBox.fromEnv(config.encryptionKey),
     rateLimitPer10Minutes: config.rateLimitPer10Minutes,
     cors: config.cors,
+    operatorToken: config.operatorToken,
+    supportAddress: config.supportAddress,
     slackApiUrl: config.slackApiUrl,
     outboundAllowPrivate: config.outboundAllowPrivate,
     connections: {
@@ -143,6 +155,8 @@ async function serve(config: Config): Promise<void> {
     },
   });
   app.log.info({ store: store.kind, location: store.location }, 'store ready');
+  const adminPasswordWarning = unappliedAdminPasswordWarning(config, bootstrap);
+  if (adminPasswordWarning) app.log.warn(adminPasswordWarning);
 
   const background = config.relayInServe ? createRelay(config, store, app.log.child({ component: 'relay' }), metrics?.relayObserver) : null;
   if (background && store.kind === 'pglite') {
@@ -213,6 +227,8 @@ async function serve(config: Config): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  const own = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? COMMANDS[argv[0]] : undefined;
+  if (own && !argv.includes('--help') && !argv.includes('-h')) return own(argv.slice(1), loadConfig());
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

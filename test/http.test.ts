@@ -320,25 +320,26 @@ describe(`HTTP behaviour (${STORE_KIND})`, () => {
   });
 
   describe('absolute URLs', () => {
+    // Hosts begin with `support.`, the first account's subdomain: one naming no account is a 404 (accounts.test.ts).
     it('next_page and url fields use the Host the client used', async () => {
-      const res = await t.request({ method: 'GET', url: '/api/v2/users?per_page=1', headers: { host: 'help.example.test:8080' } });
+      const res = await t.request({ method: 'GET', url: '/api/v2/users?per_page=1', headers: { host: 'support.example.test:8080' } });
       assert.equal(res.statusCode, 200, res.body);
       const body = res.json<UserListBody>();
       assert.ok(body.next_page, res.body);
-      assert.ok(body.next_page.startsWith('http://help.example.test:8080/'), body.next_page);
-      assert.ok(body.next_page.startsWith('http://help.example.test:8080/api/v2/users.json?'), body.next_page);
-      assert.ok(body.users[0]!.url.startsWith('http://help.example.test:8080/api/v2/users/'), body.users[0]!.url);
+      assert.ok(body.next_page.startsWith('http://support.example.test:8080/'), body.next_page);
+      assert.ok(body.next_page.startsWith('http://support.example.test:8080/api/v2/users.json?'), body.next_page);
+      assert.ok(body.users[0]!.url.startsWith('http://support.example.test:8080/api/v2/users/'), body.users[0]!.url);
 
-      const followed = await t.request({ method: 'GET', url: new URL(body.next_page).pathname + new URL(body.next_page).search, headers: { host: 'help.example.test:8080' } });
+      const followed = await t.request({ method: 'GET', url: new URL(body.next_page).pathname + new URL(body.next_page).search, headers: { host: 'support.example.test:8080' } });
       const page2 = followed.json<UserListBody>();
-      assert.equal(page2.previous_page?.startsWith('http://help.example.test:8080/api/v2/users.json?'), true, followed.body);
+      assert.equal(page2.previous_page?.startsWith('http://support.example.test:8080/api/v2/users.json?'), true, followed.body);
 
-      const ticket = await t.request({ method: 'GET', url: '/api/v2/tickets/1', headers: { host: 'desk.example.org' } });
-      assert.equal(ticket.json<TicketEnvelope>().ticket.url, 'http://desk.example.org/api/v2/tickets/1.json');
+      const ticket = await t.request({ method: 'GET', url: '/api/v2/tickets/1', headers: { host: 'support.example.org' } });
+      assert.equal(ticket.json<TicketEnvelope>().ticket.url, 'http://support.example.org/api/v2/tickets/1.json');
     });
 
     it('a forged Host with markup or spaces does not end up in URLs', async () => {
-      for (const host of ['evil<script>.example', 'evil.example"><img src=x onerror=alert(1)>', 'evil .example', 'a b', "x'onmouseover='alert(1)"]) {
+      for (const host of ['support.evil<script>.example', 'support.evil.example"><img src=x onerror=alert(1)>', 'support.evil .example', 'support.a b', "support.x'onmouseover='alert(1)"]) {
         const res = await t.request({ method: 'GET', url: '/api/v2/users?per_page=1', headers: { host } });
         assert.equal(res.statusCode, 200, `${host}: ${res.body}`);
         const urls = urlsIn(res.json());
@@ -355,10 +356,10 @@ describe(`HTTP behaviour (${STORE_KIND})`, () => {
       const res = await t.request({
         method: 'GET',
         url: '/api/v2/users/me',
-        headers: { host: 'desk.example.org', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+        headers: { host: 'support.example.org', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
       });
       assert.equal(res.statusCode, 200, res.body);
-      assert.equal(res.json<UserEnvelope>().user.url, `http://desk.example.org/api/v2/users/${t.admin.id}.json`);
+      assert.equal(res.json<UserEnvelope>().user.url, `http://support.example.org/api/v2/users/${t.admin.id}.json`);
     });
   });
 });
@@ -372,20 +373,20 @@ describe(`HTTP behaviour with PUBLIC_URL (${STORE_KIND})`, () => {
 
   it('url and next_page fields start with the public URL, whatever the Host', async () => {
     for (const subject of ['One', 'Two']) {
-      const res = await t.request({ method: 'POST', url: '/api/v2/tickets', payload: { ticket: { subject, comment: { body: subject } } }, headers: { host: 'internal:3000' } });
+      const res = await t.request({ method: 'POST', url: '/api/v2/tickets', payload: { ticket: { subject, comment: { body: subject } } }, headers: { host: 'support.internal:3000' } });
       assert.equal(res.statusCode, 201, res.body);
       assert.ok(res.json<TicketEnvelope>().ticket.url.startsWith('https://help.example.com/api/v2/tickets/'), res.body);
     }
     const me = await t.request({ method: 'GET', url: '/api/v2/users/me' });
     assert.equal(me.json<UserEnvelope>().user.url, `https://help.example.com/api/v2/users/${t.admin.id}.json`);
 
-    const list = await t.request({ method: 'GET', url: '/api/v2/tickets?per_page=1', headers: { host: 'other.example.test:9' } });
+    const list = await t.request({ method: 'GET', url: '/api/v2/tickets?per_page=1', headers: { host: 'support.other.example.test:9' } });
     const body = list.json<TicketListBody>();
     assert.equal(body.count, 2);
     assert.equal(body.next_page, 'https://help.example.com/api/v2/tickets.json?page=2&per_page=1');
     assert.ok(body.tickets[0]!.url.startsWith('https://help.example.com/'));
 
-    const group = await t.request({ method: 'POST', url: '/api/v2/groups', payload: { group: { name: 'G' } }, headers: { host: 'evil<x>' } });
+    const group = await t.request({ method: 'POST', url: '/api/v2/groups', payload: { group: { name: 'G' } }, headers: { host: 'support.evil<x>' } });
     assert.equal(group.statusCode, 201, group.body);
     for (const url of urlsIn(group.json())) assert.ok(url.startsWith('https://help.example.com/'), url);
   });

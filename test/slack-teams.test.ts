@@ -307,7 +307,9 @@ describe(`integrations API (${STORE_KIND})`, () => {
     const detail = res.json<ErrorBody>().details?.['team_id']?.[0];
     assert.ok(detail, res.body);
     assert.equal(detail.error, 'DuplicateValue');
-    assert.match(detail.description, new RegExp(`${TEAM} is connected to another account`));
+    assert.equal(detail.description, 'team_id: has already been taken');
+    // Nothing about who holds it: not the team id echoed back, not that another account has it.
+    assert.ok(!res.body.includes(TEAM) && !/account/i.test(res.body), res.body);
     assert.deepEqual(await t.db.selectFrom('slack_workspaces').selectAll().execute(), before);
     assert.ok(!res.body.includes('xoxb-acme-steal'));
 
@@ -317,6 +319,8 @@ describe(`integrations API (${STORE_KIND})`, () => {
     );
     expectStatus(teams, 422);
     assert.equal(teams.json<ErrorBody>().details?.['app_id']?.[0]?.error, 'DuplicateValue');
+    assert.equal(teams.json<ErrorBody>().details?.['app_id']?.[0]?.description, 'app_id: has already been taken');
+    assert.ok(!/account/i.test(teams.body), teams.body);
     assert.equal(await countRows(t.db, 'teams_bots'), 1);
 
     // The acme admin sees none of the first account's connections.

@@ -1,34 +1,61 @@
+import { isIP } from 'node:net';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/types.js';
 import { generatePassword, hashPassword } from '../auth/credentials.js';
 
+/** The host name of a Host header value, lowercased, without port; IPv6 literals keep their brackets. */
+export function hostnameOf(host: string): string {
+  const value = host.trim().toLowerCase();
+  if (value.startsWith('[')) return value.slice(0, value.indexOf(']') + 1);
+  return value.split(':', 1)[0]!.replace(/\.$/, '');
+}
+
+/** Hosts that name no account by design: a bare IP address, localhost. */
+function isAddressHost(hostname: string): boolean {
+  return hostname === 'localhost' || isIP(hostname.replace(/^\[|\]$/g, '')) !== 0;
+}
+
+export interface AccountResolverOptions {
+  ttlMs?: number;
+  /** PUBLIC_URL: its host also speaks to the first account. */
+  publicUrl?: string | undefined;
+}
+
 /**
  * Which account a request speaks to: the first label of the Host (`acme.example.com` → `acme`),
- * as Zendesk uses subdomains, else the default (first) account. Accounts change rarely, so the
- * map is cached briefly in memory.
+ * as Zendesk uses subdomains. The first account is the default only for a bare IP address,
+ * `localhost` and PUBLIC_URL's host; any other host that names no account speaks to none (null),
+ * so a mistyped or forged subdomain never lands in someone else's help desk. Accounts change
+ * rarely, so the map is cached briefly in memory.
  */
 export class AccountResolver {
   readonly #db: Kysely<Database>;
+  readonly #ttlMs: number;
+  readonly #publicHost: string | null;
   #bySubdomain = new Map<string, number>();
   #defaultId: number | null = null;
   #loadedAt = 0;
   #loading: Promise<void> | null = null;
 
-  constructor(db: Kysely<Database>, private readonly ttlMs = 30_000) {
+  constructor(db: Kysely<Database>, options: AccountResolverOptions = {}) {
     this.#db = db;
+    this.#ttlMs = options.ttlMs ?? 30_000;
+    this.#publicHost = options.publicUrl ? hostnameOf(new URL(options.publicUrl).host) : null;
   }
 
   async resolve(host: string | undefined): Promise<number | null> {
-    if (Date.now() - this.#loadedAt > this.ttlMs) await this.#reload();
-    const label = (host ?? '').split(':')[0]!.split('.')[0]!.toLowerCase();
+    if (Date.now() - this.#loadedAt > this.#ttlMs) await this.#reload();
+    const hostname = hostnameOf(host ?? '');
+    if (isAddressHost(hostname) || hostname === this.#publicHost) return this.#defaultId;
+    const label = hostname.split('.')[0]!;
     const known = this.#bySubdomain.get(label);
     if (known !== undefined) return known;
     // An account created since the last load is seen within a second, not after the whole TTL.
     if (Date.now() - this.#loadedAt > 1_000) {
       await this.#reload();
-      return this.#bySubdomain.get(label) ?? this.#defaultId;
+      return this.#bySubdomain.get(label) ?? null;
     }
-    return this.#defaultId;
+    return null;
   }
 
   invalidate(): void {

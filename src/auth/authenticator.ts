@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, UserRole } from '../db/types.js';
 import { hashApiToken, verifyPassword } from './credentials.js';
+import { LoginThrottle } from './login-throttle.js';
 
 export interface Principal {
   accountId: number;
@@ -39,6 +40,14 @@ export interface AuthenticatorOptions {
   cacheMaxEntries?: number;
   /** Turn the cache off (benchmarks measure both ways). */
   cacheEnabled?: boolean;
+  /** Failed-password lockout and the queue of password checks (a default one when unset). */
+  throttle?: LoginThrottle;
+}
+
+/** Where a verification comes from: the caller's address, and whether the header verified before. */
+interface VerifyContext {
+  clientAddress: string | undefined;
+  known: boolean;
 }
 
 /**
@@ -63,6 +72,7 @@ export class Authenticator {
   readonly #recheckMs: number;
   readonly #maxEntries: number;
   readonly #cacheEnabled: boolean;
+  readonly #throttle: LoginThrottle;
 
   constructor(db: Kysely<Database>, options: AuthenticatorOptions = {}) {
     this.#db = db;
@@ -70,17 +80,22 @@ export class Authenticator {
     this.#recheckMs = Math.min(options.userRecheckMs ?? 1_000, this.#ttlMs);
     this.#maxEntries = options.cacheMaxEntries ?? 10_000;
     this.#cacheEnabled = options.cacheEnabled ?? true;
+    this.#throttle = options.throttle ?? new LoginThrottle();
   }
 
-  /** The principal for a header, or null when the credentials are missing or wrong. */
-  async authenticate(accountId: number, header: string | undefined): Promise<Principal | null> {
+  /**
+   * The principal for a header, or null when the credentials are missing or wrong. A password
+   * check refused by the login throttle throws its 429 (ApiError).
+   */
+  async authenticate(accountId: number, header: string | undefined, clientAddress?: string): Promise<Principal | null> {
     if (!header || header.length > 4096) return null;
-    if (!this.#cacheEnabled) return (await this.#verify(accountId, header))?.principal ?? null;
+    const fresh: VerifyContext = { clientAddress, known: false };
+    if (!this.#cacheEnabled) return (await this.#verify(accountId, header, fresh))?.principal ?? null;
     const cacheKey = createHmac('sha256', this.#cacheKey).update(`${accountId}\n${header}`).digest('base64url');
     const cached = this.#cache.get(cacheKey);
     const now = Date.now();
     if (cached && cached.expiresAt > now) {
-      if (cached.expiresAt - now < this.#ttlMs / 10 && !cached.refreshing) this.#refresh(cacheKey, cached, accountId, header);
+      if (cached.expiresAt - now < this.#ttlMs / 10 && !cached.refreshing) this.#refresh(cacheKey, cached, accountId, header, clientAddress);
       if (now - cached.checkedAt < this.#recheckMs) return cached.principal;
       cached.recheck ??= this.#loadActiveUser(accountId, cached.principal.userId, cached.credentialsVersion).finally(() => {
         cached.recheck = null;
@@ -94,7 +109,7 @@ export class Authenticator {
     }
     if (cached && this.#cache.get(cacheKey) === cached) this.#cache.delete(cacheKey);
 
-    const verified = await this.#verifyOnce(cacheKey, accountId, header);
+    const verified = await this.#verifyOnce(cacheKey, accountId, header, fresh);
     return verified?.principal ?? null;
   }
 
@@ -112,12 +127,12 @@ export class Authenticator {
   }
 
   /** One verification per header at a time; its result is cached for the next requests. */
-  #verifyOnce(cacheKey: string, accountId: number, header: string): Promise<Verified | null> {
+  #verifyOnce(cacheKey: string, accountId: number, header: string, context: VerifyContext): Promise<Verified | null> {
     const verifying = this.#verifying;
     let pending = verifying.get(cacheKey);
     if (!pending) {
       const forgets = this.#forgets;
-      pending = this.#verify(accountId, header)
+      pending = this.#verify(accountId, header, context)
         .then((verified) => {
           if (verified && forgets === this.#forgets) this.#remember(cacheKey, verified);
           return verified;
@@ -130,9 +145,9 @@ export class Authenticator {
     return pending;
   }
 
-  #refresh(cacheKey: string, entry: CachedCredential, accountId: number, header: string): void {
+  #refresh(cacheKey: string, entry: CachedCredential, accountId: number, header: string, clientAddress: string | undefined): void {
     entry.refreshing = true;
-    this.#verifyOnce(cacheKey, accountId, header)
+    this.#verifyOnce(cacheKey, accountId, header, { clientAddress, known: true })
       .then((verified) => {
         // Wrong now (password changed elsewhere): the old entry must not outlive its check.
         if (!verified && this.#cache.get(cacheKey) === entry) this.#cache.delete(cacheKey);
@@ -155,15 +170,15 @@ export class Authenticator {
   async #loadActiveUser(accountId: number, userId: number, credentialsVersion: number): Promise<Verified | null> {
     const user = await this.#db
       .selectFrom('users')
-      .select(['id', 'account_id', 'name', 'email', 'role', 'credentials_version', 'active'])
+      .select(['id', 'account_id', 'name', 'email', 'role', 'credentials_version', 'active', 'suspended'])
       .where('account_id', '=', accountId)
       .where('id', '=', userId)
       .executeTakeFirst();
-    if (!user || !user.active || user.credentials_version !== credentialsVersion) return null;
+    if (!user || !mayAuthenticate(user) || user.credentials_version !== credentialsVersion) return null;
     return { principal: principalOf(user), credentialsVersion };
   }
 
-  async #verify(accountId: number, header: string): Promise<Verified | null> {
+  async #verify(accountId: number, header: string, context: VerifyContext): Promise<Verified | null> {
     const [scheme, value] = header.trim().split(/\s+/, 2);
     if (!scheme || !value) return null;
     if (scheme.toLowerCase() === 'bearer') return /^[A-Za-z0-9_-]{1,200}$/.test(value) ? this.#verifyToken(accountId, null, value) : null;
@@ -178,7 +193,7 @@ export class Authenticator {
     const secret = decoded.slice(colon + 1);
     if (!secret) return null;
     if (login.endsWith('/token')) return this.#verifyToken(accountId, login.slice(0, -'/token'.length), secret);
-    return this.#verifyPassword(accountId, login, secret);
+    return this.#verifyPassword(accountId, login, secret, context);
   }
 
   /**
@@ -186,34 +201,49 @@ export class Authenticator {
    * path as Basic credentials so every rule of that path (timing, throttling) covers both.
    * Null when wrong, unknown or the user is inactive.
    */
-  checkPassword(accountId: number, email: string, password: string): Promise<Verified | null> {
-    return this.#verifyPassword(accountId, email, password);
+  checkPassword(accountId: number, email: string, password: string, clientAddress?: string): Promise<Verified | null> {
+    return this.#verifyPassword(accountId, email, password, { clientAddress, known: false });
   }
 
-  async #verifyPassword(accountId: number, email: string, password: string): Promise<Verified | null> {
-    const user = await this.#db
-      .selectFrom('users')
-      .select(['id', 'account_id', 'name', 'email', 'role', 'password_hash', 'credentials_version', 'active'])
-      .where('account_id', '=', accountId)
-      .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
-      .executeTakeFirst();
-    const ok = await verifyPassword(password, user?.password_hash ?? null);
-    if (!ok || !user || !user.active) return null;
-    return { principal: principalOf(user), credentialsVersion: user.credentials_version };
+  /**
+   * The one password path (Basic email:password here; console sign-in goes through it too): the
+   * throttle refuses locked emails and addresses before any work, and queues the hash. A missing,
+   * suspended or deleted user costs the same hash and counts as the same failure as a wrong password.
+   */
+  async #verifyPassword(accountId: number, email: string, password: string, context: VerifyContext): Promise<Verified | null> {
+    let verified: Verified | null = null;
+    await this.#throttle.attempt({ accountId, email, clientAddress: context.clientAddress, known: context.known }, async () => {
+      const user = await this.#db
+        .selectFrom('users')
+        .select(['id', 'account_id', 'name', 'email', 'role', 'password_hash', 'credentials_version', 'active', 'suspended'])
+        .where('account_id', '=', accountId)
+        .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+        .executeTakeFirst();
+      const ok = await verifyPassword(password, user?.password_hash ?? null);
+      if (ok && user && mayAuthenticate(user)) verified = { principal: principalOf(user), credentialsVersion: user.credentials_version };
+      return verified !== null;
+    });
+    return verified;
   }
 
   async #verifyToken(accountId: number, email: string | null, token: string) {
     let query = this.#db
       .selectFrom('api_tokens')
       .innerJoin('users', 'users.id', 'api_tokens.user_id')
-      .select(['users.id', 'users.account_id', 'users.name', 'users.email', 'users.role', 'users.credentials_version', 'users.active'])
+      .select(['users.id', 'users.account_id', 'users.name', 'users.email', 'users.role', 'users.credentials_version', 'users.active', 'users.suspended'])
       .where('api_tokens.account_id', '=', accountId)
       .where('api_tokens.token_hash', '=', hashApiToken(token));
     if (email !== null) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', email.toLowerCase()));
     const user = await query.executeTakeFirst();
-    if (!user || !user.active) return null;
+    // Tokens are for agents and admins: one left on a user demoted to end-user no longer works.
+    if (!user || !mayAuthenticate(user) || user.role === 'end-user') return null;
     return { principal: principalOf(user), credentialsVersion: user.credentials_version };
   }
+}
+
+/** Deleted (inactive) and suspended users cannot authenticate by any credential. */
+function mayAuthenticate(user: { active: boolean; suspended: boolean }): boolean {
+  return user.active && !user.suspended;
 }
 
 function principalOf(user: { id: number; account_id: number; name: string; email: string | null; role: UserRole }): Principal {

@@ -31,6 +31,8 @@ export interface UsersTable {
   /** Changes whenever the password or a token changes: cached credentials carry it and die with it. */
   credentials_version: Generated<number>;
   active: Generated<boolean>;
+  /** Suspended users keep their record but cannot authenticate (Zendesk's `suspended`). */
+  suspended: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

@@ -3,7 +3,7 @@ import type { AccountResolver } from '../accounts/accounts.js';
 import type { Authenticator, Principal } from '../auth/authenticator.js';
 import { sessionTokenOf } from '../sessions/cookie.js';
 import { csrfRefused, type ConsoleSession, type ConsoleSessions } from '../sessions/service.js';
-import { forbidden, unauthorized } from './errors.js';
+import { badRequest, forbidden, noSuchAccount, unauthorized } from './errors.js';
 
 /** Who may call a route. Routes declare it in `config.access`; undeclared means agents only. */
 export type Access = 'public' | 'any' | 'agent' | 'admin';
@@ -25,6 +25,19 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/**
+ * One Host per request: with two, a proxy and this server may each pick a different one (and so a
+ * different account). Node keeps only the first in `headers.host`; the raw list shows them all.
+ */
+export function registerHostCheck(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    const raw = request.raw.rawHeaders;
+    let hosts = 0;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'host') hosts += 1;
+    if (hosts > 1) throw badRequest('InvalidHost', 'The request has more than one Host header.');
+  });
+}
+
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** A browser's fetch (not a page navigation) or a console request: no Basic challenge for those. */
@@ -42,12 +55,13 @@ export function registerAuth(app: FastifyInstance, accounts: AccountResolver, au
     const access = request.routeOptions.config.access ?? 'agent';
     if (access === 'public') return;
     const accountId = await accounts.resolve(request.headers.host);
+    if (accountId === null) throw noSuchAccount();
     const header = request.headers.authorization;
     // An Authorization header always decides (API clients); the cookie only counts without one.
     const sessionToken = header === undefined ? sessionTokenOf(request) : undefined;
     let principal: Principal | null = null;
-    if (accountId !== null && header !== undefined) principal = await authenticator.authenticate(accountId, header);
-    if (accountId !== null && sessionToken !== undefined) {
+    if (header !== undefined) principal = await authenticator.authenticate(accountId, header, request.ip);
+    if (sessionToken !== undefined) {
       const session = await sessions.authenticate(accountId, sessionToken);
       if (session) {
         // The cookie rides along on any request the browser makes, even one another site starts:

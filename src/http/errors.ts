@@ -17,6 +17,9 @@ export type ValidationDetails = Record<string, Array<{ description: string; erro
 export const notFound = (description = 'Not found') =>
   new ApiError(404, { error: 'RecordNotFound', description });
 
+/** The Host names no account here (our wording; the same error name as any unknown endpoint). */
+export const noSuchAccount = () => new ApiError(404, { error: 'InvalidEndpoint', description: 'No help desk is served at this address' });
+
 /**
  * `challenge: false` leaves out WWW-Authenticate: a browser that gets it on a fetch shows its own
  * password dialog over the console's sign-in page.
@@ -113,6 +116,7 @@ function detailsFromSchemaErrors(errors: AjvErrorLike[]): ValidationDetails {
  */
 const UNIQUE_CONSTRAINT_FIELDS: Record<string, string> = {
   users_account_email: 'email',
+  accounts_subdomain_key: 'subdomain',
   group_memberships_user_group: 'user_id',
 };
 

@@ -34,6 +34,12 @@ function checkSecret(value: string, field: string, errors: ValidationErrors): vo
   if (!value.trim() || value.length > 1024 || hasControlCharacters(value)) errors.add(field, `${field}: must be a non-empty single-line string`);
 }
 
+/**
+ * A workspace or bot connected elsewhere: say only that it is taken, never by whom (nor that an
+ * account, rather than this one, holds it), the same words as any other duplicate value.
+ */
+const TAKEN = (field: string) => `${field}: has already been taken`;
+
 /** Connected workspaces and bots. Secrets go in sealed and never come back out through the API. */
 export function createIntegrationsService({ db, box, outboundAllowPrivate = false }: { db: Kysely<Database>; box: SecretBox | null; outboundAllowPrivate?: boolean }) {
   return {
@@ -48,7 +54,7 @@ export function createIntegrationsService({ db, box, outboundAllowPrivate = fals
       return db.transaction().execute(async (trx) => {
         const existing = await trx.selectFrom('slack_workspaces').selectAll().where('team_id', '=', input.team_id).forUpdate().executeTakeFirst();
         if (existing && existing.account_id !== accountId) {
-          errors.add('team_id', `team_id: ${input.team_id} is connected to another account`, 'DuplicateValue');
+          errors.add('team_id', TAKEN('team_id'), 'DuplicateValue');
           errors.throwIfAny();
         }
         const values = {
@@ -101,7 +107,7 @@ export function createIntegrationsService({ db, box, outboundAllowPrivate = fals
       return db.transaction().execute(async (trx) => {
         const other = await trx.selectFrom('teams_bots').select(['account_id']).where('app_id', '=', input.app_id).executeTakeFirst();
         if (other && other.account_id !== accountId) {
-          errors.add('app_id', 'app_id: this bot is connected to another account', 'DuplicateValue');
+          errors.add('app_id', TAKEN('app_id'), 'DuplicateValue');
           errors.throwIfAny();
         }
         const values = {

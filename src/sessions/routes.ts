@@ -24,7 +24,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: ConsoleSession
     async (request, reply) => {
       const accountId = await accounts.resolve(request.headers.host);
       if (accountId === null) throw invalidCredentials();
-      const { token, session } = await sessions.signIn(accountId, request.body.email, request.body.password);
+      const { token, session } = await sessions.signIn(accountId, request.body.email, request.body.password, request.ip);
       return reply
         .code(201)
         .header('set-cookie', sessionCookie(token, request.protocol === 'https'))

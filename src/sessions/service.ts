@@ -74,8 +74,8 @@ export class ConsoleSessions {
   }
 
   /** Checks the password and opens a session; the token goes into the cookie and nowhere else. */
-  async signIn(accountId: number, email: string, password: string): Promise<{ token: string; session: ConsoleSession }> {
-    const verified = await this.#authenticator.checkPassword(accountId, email, password);
+  async signIn(accountId: number, email: string, password: string, clientAddress?: string): Promise<{ token: string; session: ConsoleSession }> {
+    const verified = await this.#authenticator.checkPassword(accountId, email, password, clientAddress);
     if (!verified) throw invalidCredentials();
     if (verified.principal.role === 'end-user') throw endUserRefused();
     const token = randomBytes(32).toString('base64url');

@@ -9,6 +9,7 @@ export function presentUser(user: User, base: string) {
     email: user.email,
     role: user.role,
     active: user.active,
+    suspended: user.suspended,
     verified: true,
     created_at: isoSeconds(user.created_at),
     updated_at: isoSeconds(user.updated_at),

@@ -1,5 +1,5 @@
 import type { Executor } from '../db/executor.js';
-import type { NewUser, User } from '../db/types.js';
+import type { NewUser, User, UserUpdate } from '../db/types.js';
 import { pageOf } from '../db/paging.js';
 
 export function findUser(db: Executor, accountId: number, id: number): Promise<User | undefined> {
@@ -40,4 +40,33 @@ export function bumpCredentialsVersion(db: Executor, accountId: number, userId: 
     .where('account_id', '=', accountId)
     .where('id', '=', userId)
     .execute();
+}
+
+/** Changes a user's row; `revoke` also moves credentials_version, so every cached credential and session dies. */
+export function updateUserRow(db: Executor, accountId: number, userId: number, changes: UserUpdate, revoke: boolean): Promise<User> {
+  return db
+    .updateTable('users')
+    .set((eb) => ({ ...changes, updated_at: new Date(), ...(revoke ? { credentials_version: eb('credentials_version', '+', 1) } : {}) }))
+    .where('account_id', '=', accountId)
+    .where('id', '=', userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Active, unsuspended admins of an account other than `exceptUserId`. */
+export async function countOtherSignInAdmins(db: Executor, accountId: number, exceptUserId: number): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('account_id', '=', accountId)
+    .where('role', '=', 'admin')
+    .where('active', '=', true)
+    .where('suspended', '=', false)
+    .where('id', '!=', exceptUserId)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+export function deleteApiTokensOf(db: Executor, accountId: number, userId: number) {
+  return db.deleteFrom('api_tokens').where('account_id', '=', accountId).where('user_id', '=', userId).execute();
 }

@@ -5,7 +5,7 @@ import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
 import { ErrorResponses } from '../http/schemas.js';
 import { presentUser } from './presenter.js';
-import { CreateUserBody, UserEnvelope, UserIdParams, UserList, UserRoleSchema } from './schemas.js';
+import { ChangePasswordBody, CreateUserBody, SetPasswordBody, UpdateUserBody, UserEnvelope, UserIdParams, UserList, UserRoleSchema } from './schemas.js';
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { users } = ctx.services;
@@ -66,5 +66,76 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
     async (request) => ({
       user: presentUser(await users.showUser(principalOf(request).accountId, request.params.id), ctx.baseUrl(request)),
     }),
+  );
+
+  app.put(
+    '/api/v2/users/:id',
+    {
+      schema: {
+        tags: ['Users'],
+        summary: 'Update a user (admins: name, email, role, suspended; agents: their own name)',
+        params: UserIdParams,
+        body: UpdateUserBody,
+        response: { 200: UserEnvelope, ...ErrorResponses },
+      },
+    },
+    async (request) => ({
+      user: presentUser(await users.updateUser(principalOf(request), request.params.id, request.body.user), ctx.baseUrl(request)),
+    }),
+  );
+
+  app.delete(
+    '/api/v2/users/:id',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['Users'],
+        summary: 'Delete a user (admins only): 200 with the user, active false; its tokens and sessions are revoked',
+        params: UserIdParams,
+        response: { 200: UserEnvelope, ...ErrorResponses },
+      },
+    },
+    async (request) => ({
+      user: presentUser(await users.deleteUser(principalOf(request), request.params.id), ctx.baseUrl(request)),
+    }),
+  );
+
+  // Zendesk answers both password calls with 200 and an empty body.
+  app.post(
+    '/api/v2/users/:id/password',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['Users'],
+        summary: "Set a user's password (admins only)",
+        params: UserIdParams,
+        body: SetPasswordBody,
+        // 200 with an empty body, as Zendesk answers (a declared null would be serialised as `null`).
+        response: { 200: Type.Unknown({ description: 'Empty body' }), ...ErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      await users.setPassword(principalOf(request), request.params.id, request.body.password);
+      return reply.code(200).send(undefined);
+    },
+  );
+
+  app.put(
+    '/api/v2/users/:id/password',
+    {
+      config: { access: 'any' },
+      schema: {
+        tags: ['Users'],
+        summary: 'Change your own password (needs previous_password)',
+        params: UserIdParams,
+        body: ChangePasswordBody,
+        // 200 with an empty body, as Zendesk answers (a declared null would be serialised as `null`).
+        response: { 200: Type.Unknown({ description: 'Empty body' }), ...ErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      await users.changeOwnPassword(principalOf(request), request.params.id, request.body, request.ip);
+      return reply.code(200).send(undefined);
+    },
   );
 };
