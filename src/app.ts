@@ -200,7 +200,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(opsRoutes, { ctx });
-  await app.register(sessionRoutes, { sessions, accounts });
+  await app.register(sessionRoutes, { sessions, accounts: accountResolver });
   await app.register(consoleStaticRoutes, { dir: options.consoleDir ?? DEFAULT_CONSOLE_DIR });
   await app.register(consoleRoutes, { ctx, console: createConsoleService({ db }) });
   await app.register(userAutocompleteRoutes, { ctx, service: createUserAutocompleteService({ db }) });
