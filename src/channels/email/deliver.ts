@@ -6,7 +6,7 @@ import type { SendMailOptions, Transporter, TransportOptions } from 'nodemailer'
 import type { BlobStore } from '../../attachments/storage.js';
 import type { Database, OutboxRow } from '../../db/types.js';
 import type { Channel, DeliveryOutcome } from '../../outbox/relay.js';
-import { domainOf, messageIdFor, messageIdKey, outboundMessageId, replyAddress, threadMessageIds } from './threading.js';
+import { domainOf, messageIdFor, messageIdKey, replyAddress, threadForEvent } from './threading.js';
 
 /** Where outbound mail goes: an SMTP server, or .eml files when no server is configured. */
 export interface MailSink {
@@ -99,8 +99,8 @@ export function createEmailChannel(deps: { db: Kysely<Database>; blobs: BlobStor
         .map((p) => (p.name ? { name: encodeHeaderSafe(p.name), address: p.email! } : p.email!));
       if (to.length === 0) return { kind: 'delivered', recipients: [] };
 
-      const messageId = (await outboundMessageId(db, row.account_id, event.id)) ?? messageIdFor(await messageIdKey(db), event.id, domainOf(account.support_address));
-      const earlier = await threadMessageIds(db, row.account_id, sc.id, event.id);
+      const { earlier, own } = await threadForEvent(db, row.account_id, sc.id, event.id);
+      const messageId = own ?? messageIdFor(await messageIdKey(db), event.id, domainOf(account.support_address));
       const attachments = await db
         .selectFrom('attachments')
         .selectAll()

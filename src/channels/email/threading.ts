@@ -40,7 +40,7 @@ export async function messageIdKey(db: Executor): Promise<Buffer> {
 
 /**
  * Records the Message-ID an outbound email will carry, in the transaction that creates its event.
- * Delivery sends the recorded id (outboundMessageId), so ids recorded before a change of formula
+ * Delivery sends the recorded id (threadForEvent), so ids recorded before a change of formula
  * keep threading.
  */
 export async function recordOutboundMessageId(trx: Executor, accountId: number, sideConversationId: string, eventId: string): Promise<void> {
@@ -53,31 +53,23 @@ export async function recordOutboundMessageId(trx: Executor, accountId: number, 
     .execute();
 }
 
-/** The Message-ID recorded for an outbound event, or null when none was. */
-export async function outboundMessageId(db: Executor, accountId: number, eventId: string): Promise<string | null> {
-  const row = await db
-    .selectFrom('email_messages')
-    .select('message_id')
-    .where('account_id', '=', accountId)
-    .where('event_id', '=', eventId)
-    .where('direction', '=', 'outbound')
-    .executeTakeFirst();
-  return row?.message_id ?? null;
-}
-
-/** Message-IDs of a conversation so far, oldest first, for In-Reply-To and References. */
-export async function threadMessageIds(db: Executor, accountId: number, sideConversationId: string, beforeEventId?: string): Promise<string[]> {
+/**
+ * The thread as one outbound message sees it: the Message-IDs recorded before its event, oldest
+ * first (for In-Reply-To and References), and the one recorded for the event itself (what it is
+ * sent as, so ids recorded under an earlier formula keep threading), in one query.
+ */
+export async function threadForEvent(db: Executor, accountId: number, sideConversationId: string, eventId: string): Promise<{ earlier: string[]; own: string | null }> {
   const rows = await db
     .selectFrom('email_messages')
-    .select(['message_id', 'event_id'])
+    .select(['message_id', 'event_id', 'direction'])
     .where('account_id', '=', accountId)
     .where('side_conversation_id', '=', sideConversationId)
     .orderBy('id')
     .execute();
-  const ids: string[] = [];
+  const earlier: string[] = [];
   for (const row of rows) {
-    if (beforeEventId && row.event_id === beforeEventId) break;
-    ids.push(row.message_id);
+    if (row.event_id === eventId) return { earlier, own: row.direction === 'outbound' ? row.message_id : null };
+    earlier.push(row.message_id);
   }
-  return ids;
+  return { earlier, own: null };
 }

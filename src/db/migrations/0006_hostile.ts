@@ -12,8 +12,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   // Keys outbound Message-IDs, so they cannot be guessed from the event ids the API shows.
   await db.insertInto('install_secrets').values({ name: 'message_id', secret: randomBytes(32).toString('hex') }).execute();
-  // Delivery reads the Message-ID recorded for its event.
-  await db.schema.createIndex('email_messages_event').on('email_messages').columns(['event_id']).execute();
   // The sweep of unbound uploads and the quota both read uploads by account and age.
   await db.schema.createIndex('attachments_unbound').on('attachments').columns(['created_at']).where(sql.ref('event_id'), 'is', null).execute();
   await db.schema.createIndex('attachments_account').on('attachments').columns(['account_id']).execute();
@@ -21,7 +19,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropIndex('email_messages_event').ifExists().execute();
   await db.schema.dropIndex('attachments_account').ifExists().execute();
   await db.schema.dropIndex('attachments_unbound').ifExists().execute();
   await db.schema.dropTable('install_secrets').ifExists().execute();
