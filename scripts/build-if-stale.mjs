@@ -1,19 +1,22 @@
 #!/usr/bin/env node
 /**
- * Runs before `npm start` (and `npm run sideline` / `migrate`): compiles the server only when a source
- * is newer than the build, so a start after `npm install` (which builds, see `prepare`) answers in a
+ * Runs before `npm start` (and `npm run sideline` / `migrate`): builds the server or the console only
+ * when one of its sources is newer than its build, so a start after `npm install` (which builds, see `prepare`) answers in a
  * second or two instead of waiting 15–30 s for tsc. Plain JavaScript, because it runs before any build.
  *
- * Stale means: dist/main.js is missing, or any file under src/ or a tsconfig is newer than it. tsc
- * writes every output on each successful build and none on a failed one (noEmitOnError), so the mtime
- * of dist/main.js is the time of the last good build.
+ * Stale means: a part's output (dist/main.js, console/dist/index.html) is missing, or one of its
+ * sources is newer. tsc writes every output on a successful build and none on a failed one
+ * (noEmitOnError), and Vite writes index.html last, so each output's mtime is its last good build.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const BUILD_OUTPUT = 'dist/main.js';
-const BUILD_INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json'];
+/** Each part of the build: what it writes, what it is made from, and the npm script that makes it. */
+const TARGETS = [
+  { name: 'server', output: 'dist/main.js', inputs: ['src', 'tsconfig.json', 'tsconfig.build.json'], script: 'build:server' },
+  { name: 'console', output: 'console/dist/index.html', inputs: ['console/src', 'console/index.html', 'console/vite.config.ts', 'console/tsconfig.json'], script: 'build:console' },
+];
 
 /** The newest modification time under `path` (a file or a directory), or 0 when it does not exist. */
 function newestMtime(path) {
@@ -30,10 +33,16 @@ function newestMtime(path) {
 }
 
 const root = process.cwd();
-const built = newestMtime(join(root, BUILD_OUTPUT));
-const changed = Math.max(...BUILD_INPUTS.map((input) => newestMtime(join(root, input))));
-if (built === 0 || changed > built) {
-  process.stderr.write(built === 0 ? 'sideline: no build yet, building the server (npm run build:server)\n' : 'sideline: sources changed since the last build, rebuilding the server (npm run build:server)\n');
-  const result = spawnSync('npm', ['run', '--silent', 'build:server'], { cwd: root, stdio: 'inherit' });
-  process.exit(result.status ?? 1);
+for (const target of TARGETS) {
+  const built = newestMtime(join(root, target.output));
+  const changed = Math.max(...target.inputs.map((input) => newestMtime(join(root, input))));
+  // A checkout without that part (no sources at all) has nothing to build.
+  if (changed === 0 || (built !== 0 && changed <= built)) continue;
+  process.stderr.write(
+    built === 0
+      ? `sideline: no build yet of the ${target.name}, building it (npm run ${target.script})\n`
+      : `sideline: the ${target.name}'s sources changed since the last build, rebuilding it (npm run ${target.script})\n`,
+  );
+  const result = spawnSync('npm', ['run', '--silent', target.script], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
 }
