@@ -100,7 +100,8 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       viewport: { width: 1280, height: 800 },
       acceptDownloads: true,
     });
-    context.setDefaultTimeout(15_000);
+    // Generous waits: on a loaded machine (eight test runs on two cores) a re-read can take many seconds.
+    context.setDefaultTimeout(45_000);
   } catch (err) {
     await cleanup();
     throw err;
