@@ -147,6 +147,8 @@ export class Relay {
     await this.#recordKept();
     const rows = await this.claim();
     const waiting = new Set(rows.map((row) => row.id));
+    /** Rows being delivered now: their leases are renewed with the waiting ones, so a slow delivery keeps its row. */
+    const inFlight = new Set<number>();
     // Rows of one conversation stay in order (a Slack reply needs its thread started); different
     // conversations are delivered side by side, so one slow server does not hold up the batch.
     const byConversation = [...groupBy(rows, (row) => row.side_conversation_id).values()];
@@ -157,10 +159,15 @@ export class Relay {
         for (const row of group) {
           if (this.#stopping || failure !== null) return;
           try {
-            const renewed = await renewLeases(this.#db, this.id, [...waiting], this.#leaseMs);
+            const renewed = await renewLeases(this.#db, this.id, [...waiting, ...inFlight], this.#leaseMs);
             waiting.delete(row.id);
             if (!renewed.has(row.id)) continue;
-            await this.#deliver(row);
+            inFlight.add(row.id);
+            try {
+              await this.#deliver(row);
+            } finally {
+              inFlight.delete(row.id);
+            }
             handled += 1;
           } catch (error) {
             failure ??= error;
