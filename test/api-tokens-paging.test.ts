@@ -20,20 +20,20 @@ describe('API token list paging', () => {
   after(() => t.close());
 
   it('count, next_page and previous_page follow per_page and page; tokens are never listed', async () => {
-    const first = await t.request({ method: 'GET', url: '/api/v2/api_tokens.json?per_page=2', headers: { host: 'help.example.test' } });
+    const first = await t.request({ method: 'GET', url: '/api/v2/api_tokens.json?per_page=2', headers: { host: 'support.example.test' } });
     expectStatus(first, 200);
     const one = first.json<TokenList>();
     assert.equal(one.count, 3);
     assert.equal(one.api_tokens.length, 2);
     assert.equal(one.previous_page, null);
-    assert.equal(one.next_page, 'http://help.example.test/api/v2/api_tokens.json?page=2&per_page=2');
+    assert.equal(one.next_page, 'http://support.example.test/api/v2/api_tokens.json?page=2&per_page=2');
     assert.ok(one.api_tokens.every((token) => token.token === undefined && token.token_hint.length > 0));
 
-    const second = await t.request({ method: 'GET', url: '/api/v2/api_tokens.json?page=2&per_page=2', headers: { host: 'help.example.test' } });
+    const second = await t.request({ method: 'GET', url: '/api/v2/api_tokens.json?page=2&per_page=2', headers: { host: 'support.example.test' } });
     const two = second.json<TokenList>();
     assert.equal(two.api_tokens.length, 1);
     assert.equal(two.next_page, null);
-    assert.equal(two.previous_page, 'http://help.example.test/api/v2/api_tokens.json?page=1&per_page=2');
+    assert.equal(two.previous_page, 'http://support.example.test/api/v2/api_tokens.json?page=1&per_page=2');
     assert.notEqual(two.api_tokens[0]!.id, one.api_tokens[1]!.id);
   });
 

@@ -93,6 +93,8 @@ describe(`the README walk-through, pasted in order (${STORE_KIND})`, () => {
     const cwd = join(work, 'cwd');
     spawnSync('mkdir', ['-p', cwd]);
     symlinkSync(join(ROOT, 'docs'), join(cwd, 'docs'));
+    // As when pasted in the checkout that runs `npm start`: the default DATA_DIR is ./data.
+    symlinkSync(join(work, 'data'), join(cwd, 'data'));
 
     const script = block
       .replaceAll('http://127.0.0.1:3000', server.baseUrl)

@@ -70,7 +70,8 @@ describe(`Teams inbound: recipient mention and serviceurl claim (${STORE_KIND})`
     const pair = await generateKeyPair('RS256');
     privateKey = pair.privateKey;
     teams = await startFakeTeams({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: KID, alg: 'RS256' }] });
-    t = await startTestApp({ secretBox: box, teams: { openIdMetadataUrl: teams.openIdMetadataUrl, issuer: ISSUER } });
+    // The fake connector listens on loopback, which the outbound guard refuses unless allowed.
+    t = await startTestApp({ secretBox: box, outboundAllowPrivate: true, teams: { openIdMetadataUrl: teams.openIdMetadataUrl, issuer: ISSUER } });
     const connected = await t.request({
       method: 'PUT',
       url: '/api/v2/sideline/integrations/teams',
