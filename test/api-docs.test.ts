@@ -132,6 +132,32 @@ describe('API reference page', () => {
     assert.ok(checked >= 40, `${checked} examples checked`);
   });
 
+  it("the event stream's example is Server-Sent Events whose data are the documented side conversation and event", async () => {
+    const doc = await openApiDocument(t);
+    const media = doc.paths['/api/v2/sideline/stream']?.get?.responses['200']?.content?.['text/event-stream'];
+    assert.ok(media && typeof media.example === 'string', 'the stream documents a text/event-stream example');
+    type Props = { properties: Record<string, { items?: object } & object> };
+    const showSchema = doc.paths['/api/v2/tickets/{ticket_id}/side_conversations/{side_conversation_id}']!.get!.responses['200']!.content!['application/json']!.schema as Props;
+    const eventsSchema = doc.paths['/api/v2/tickets/{ticket_id}/side_conversations/{side_conversation_id}/events']!.get!.responses['200']!.content!['application/json']!.schema as Props;
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    for (const [name, pattern] of Object.entries(FORMATS)) ajv.addFormat(name, pattern);
+    const sideConversation = ajv.compile(showSchema.properties['side_conversation']!);
+    const event = ajv.compile(eventsSchema.properties['events']!.items!);
+    const messages = (media.example as string).split('\n\n').filter((block) => block !== '' && !block.startsWith(':') && !block.startsWith('retry:'));
+    assert.ok(messages.length >= 1, 'at least one message');
+    let previous = 0;
+    for (const block of messages) {
+      const fields = Object.fromEntries(block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]));
+      const cursor = Number(fields['id']);
+      assert.ok(Number.isInteger(cursor) && cursor > previous, 'cursors increase');
+      previous = cursor;
+      const data = JSON.parse(fields['data'] ?? 'null') as { type: string; side_conversation: unknown; event: unknown };
+      assert.equal(fields['event'], data.type, 'the event field names the data type');
+      assert.ok(sideConversation(data.side_conversation), ajv.errorsText(sideConversation.errors));
+      assert.ok(event(data.event), ajv.errorsText(event.errors));
+    }
+  });
+
   it('the format checks of the example validation refuse what is not of the format', () => {
     const ajv = new Ajv({ strict: false });
     for (const [name, pattern] of Object.entries(FORMATS)) ajv.addFormat(name, pattern);
