@@ -5,10 +5,11 @@
  */
 const BASE = 'https://help.example.com/api/v2';
 
-const admin = {
+/** The account's first admin, as the operator's account create answers it too. */
+export const exampleAdmin = {
   id: 1,
   url: `${BASE}/users/1.json`,
-  name: 'Admin Alex',
+  name: 'Administrator',
   email: 'admin@example.com',
   role: 'admin',
   active: true,
@@ -17,13 +18,13 @@ const admin = {
   created_at: '2026-11-30T09:00:00Z',
   updated_at: '2026-11-30T09:00:00Z',
 };
-const sally = { ...admin, id: 2, url: `${BASE}/users/2.json`, name: 'Agent Sally', email: 'sally@example.com', role: 'agent', created_at: '2026-11-30T09:10:00Z', updated_at: '2026-11-30T09:10:00Z' };
-const jane = { ...admin, id: 3, url: `${BASE}/users/3.json`, name: 'Jane Customer', email: 'jane@customer.example', role: 'end-user', created_at: '2026-12-01T11:55:00Z', updated_at: '2026-12-01T11:55:00Z' };
+const sally = { ...exampleAdmin, id: 2, url: `${BASE}/users/2.json`, name: 'Agent Sally', email: 'sally@example.com', role: 'agent', created_at: '2026-11-30T09:10:00Z', updated_at: '2026-11-30T09:10:00Z' };
+const jane = { ...exampleAdmin, id: 3, url: `${BASE}/users/3.json`, name: 'Jane Customer', email: 'jane@customer.example', role: 'end-user', created_at: '2026-12-01T11:55:00Z', updated_at: '2026-12-01T11:55:00Z' };
 
 export const userExamples = {
   createBody: { user: { name: 'Agent Sally', email: 'sally@example.com', role: 'agent', password: 'a long passphrase for sally' } },
   createResponse: { user: sally },
-  listResponse: { users: [admin, sally, jane], count: 3, next_page: null, previous_page: null },
+  listResponse: { users: [exampleAdmin, sally, jane], count: 3, next_page: null, previous_page: null },
   meResponse: { user: sally },
   showResponse: { user: jane },
   updateBody: { user: { name: 'Sally Agent', suspended: false } },
