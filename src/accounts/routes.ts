@@ -2,7 +2,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { ApiError, unauthorized } from '../http/errors.js';
+import { withExamples } from '../http/docs.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { accountExamples as ex } from './examples.js';
 import { isoSeconds } from '../http/time.js';
 import { presentUser } from '../users/presenter.js';
 import { UserSchema } from '../users/schemas.js';
@@ -48,9 +50,9 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
         tags: ['Accounts'],
         summary: 'Create an account and its first admin (operator only: Authorization: Bearer SIDELINE_OPERATOR_TOKEN)',
         security: [{ bearerAuth: [] }],
-        body: CreateAccountBody,
+        body: withExamples(CreateAccountBody, ex.createBody),
         response: {
-          201: Type.Object({ account: AccountSchema, admin: UserSchema, admin_password: Type.Optional(Type.String()) }),
+          201: withExamples(Type.Object({ account: AccountSchema, admin: UserSchema, admin_password: Type.Optional(Type.String()) }), ex.createResponse),
           ...ErrorResponses,
         },
       },

@@ -3,7 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks, PageLinks } from '../http/pagination.js';
+import { withExamples } from '../http/docs.js';
 import { ErrorResponses, IntegerId } from '../http/schemas.js';
+import { apiTokenExamples as ex } from './examples.js';
 import { isoSeconds } from '../http/time.js';
 
 const ApiTokenSchema = Type.Object({
@@ -28,13 +30,16 @@ export const apiTokensRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = a
       schema: {
         tags: ['Authentication'],
         summary: 'Create an API token (admins only); the token is shown once',
-        body: Type.Object({
-          api_token: Type.Object({
-            description: Type.Optional(Type.String({ maxLength: 255 })),
-            user_id: Type.Optional(IntegerId),
+        body: withExamples(
+          Type.Object({
+            api_token: Type.Object({
+              description: Type.Optional(Type.String({ maxLength: 255 })),
+              user_id: Type.Optional(IntegerId),
+            }),
           }),
-        }),
-        response: { 201: Type.Object({ api_token: ApiTokenSchema }), ...ErrorResponses },
+          ex.createBody,
+        ),
+        response: { 201: withExamples(Type.Object({ api_token: ApiTokenSchema }), ex.createResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -64,7 +69,7 @@ export const apiTokensRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = a
         tags: ['Authentication'],
         summary: 'List API tokens (hints only)',
         querystring: OffsetPageQuery,
-        response: { 200: Type.Object({ api_tokens: Type.Array(ApiTokenSchema), ...PageLinks }), ...ErrorResponses },
+        response: { 200: withExamples(Type.Object({ api_tokens: Type.Array(ApiTokenSchema), ...PageLinks }), ex.listResponse), ...ErrorResponses },
       },
     },
     async (request) => {

@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { offsetPage, pageLinks } from '../http/pagination.js';
+import { withExamples } from '../http/docs.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { consoleExamples as ex } from './examples.js';
 import { presentConsoleTicket, presentReadMarker } from './presenter.js';
 import { MarkReadParams, ReadMarkerEnvelope, ReadMarkersParams, ReadMarkersResponse, TicketListQuery, TicketListResponse } from './schemas.js';
 import type { ConsoleService } from './service.js';
@@ -16,7 +18,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; console
         tags: ['Agent console'],
         summary: 'Tickets for the console: a filter, requester and assignee, side conversation and unread counts',
         querystring: TicketListQuery,
-        response: { 200: TicketListResponse, ...ErrorResponses },
+        response: { 200: withExamples(TicketListResponse, ex.ticketListResponse), ...ErrorResponses },
       },
     },
     async (request) => {
@@ -39,7 +41,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; console
         tags: ['Agent console'],
         summary: "The caller's read marker and unread count for each side conversation of a ticket",
         params: ReadMarkersParams,
-        response: { 200: ReadMarkersResponse, ...ErrorResponses },
+        response: { 200: withExamples(ReadMarkersResponse, ex.readMarkersResponse), ...ErrorResponses },
       },
     },
     async (request) => ({
@@ -54,7 +56,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; console
         tags: ['Agent console'],
         summary: 'Mark a side conversation read up to now, for the caller',
         params: MarkReadParams,
-        response: { 200: ReadMarkerEnvelope, ...ErrorResponses },
+        response: { 200: withExamples(ReadMarkerEnvelope, ex.markReadResponse), ...ErrorResponses },
       },
     },
     async (request) => ({ read_marker: presentReadMarker(await service.markRead(principalOf(request), request.params.id)) }),

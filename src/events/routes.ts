@@ -4,6 +4,7 @@ import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { invalidField, notFound } from '../http/errors.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { eventStreamExamples } from './examples.js';
 import { findTicket } from '../tickets/repo.js';
 import type { EventStreams } from './stream.js';
 
@@ -25,7 +26,14 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; str
           after: Type.Optional(Type.String({ pattern: CURSOR.source, description: 'Replay events after this cursor' })),
         }),
         headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ description: 'Replay events after this cursor' })) }),
-        response: { 200: Type.String({ description: 'text/event-stream' }), ...ErrorResponses },
+        response: {
+          // The route writes the stream itself (the reply is hijacked): this documents the body, nothing serialises it.
+          200: {
+            description: 'Server-Sent Events, one message per side conversation event',
+            content: { 'text/event-stream': { schema: Type.String(), example: eventStreamExamples.stream } },
+          },
+          ...ErrorResponses,
+        },
       },
     },
     async (request, reply) => {

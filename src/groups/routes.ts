@@ -3,7 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
+import { withExamples } from '../http/docs.js';
 import { ErrorResponses, IntegerId } from '../http/schemas.js';
+import { groupExamples as ex } from './examples.js';
 import { presentGroup, presentMembership } from './presenter.js';
 import { CreateGroupBody, CreateMembershipBody, GroupEnvelope, GroupList, MembershipEnvelope, MembershipList } from './schemas.js';
 
@@ -14,7 +16,8 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asyn
     '/api/v2/groups',
     {
       config: { access: 'admin' },
-      schema: { tags: ['Groups'], summary: 'Create a group (admins only)', body: CreateGroupBody, response: { 201: GroupEnvelope, ...ErrorResponses } },
+      schema: { tags: ['Groups'], summary: 'Create a group (admins only)', body: withExamples(CreateGroupBody, ex.createBody),
+        response: { 201: withExamples(GroupEnvelope, ex.createResponse), ...ErrorResponses } },
     },
     async (request, reply) => {
       const group = await groups.createGroup(principalOf(request).accountId, request.body.group);
@@ -24,7 +27,7 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asyn
 
   app.get(
     '/api/v2/groups',
-    { schema: { tags: ['Groups'], summary: 'List groups', querystring: OffsetPageQuery, response: { 200: GroupList, ...ErrorResponses } } },
+    { schema: { tags: ['Groups'], summary: 'List groups', querystring: OffsetPageQuery, response: { 200: withExamples(GroupList, ex.listResponse), ...ErrorResponses } } },
     async (request) => {
       const page = offsetPage(request.query);
       const { rows, count } = await groups.listGroups(principalOf(request).accountId, page);
@@ -40,8 +43,8 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asyn
       schema: {
         tags: ['Groups'],
         summary: 'Add an agent to a group (admins only)',
-        body: CreateMembershipBody,
-        response: { 201: MembershipEnvelope, ...ErrorResponses },
+        body: withExamples(CreateMembershipBody, ex.createMembershipBody),
+        response: { 201: withExamples(MembershipEnvelope, ex.createMembershipResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -57,7 +60,7 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asyn
         tags: ['Groups'],
         summary: 'List group memberships',
         querystring: Type.Intersect([OffsetPageQuery, Type.Object({ group_id: Type.Optional(IntegerId) })]),
-        response: { 200: MembershipList, ...ErrorResponses },
+        response: { 200: withExamples(MembershipList, ex.membershipListResponse), ...ErrorResponses },
       },
     },
     async (request) => {

@@ -4,7 +4,9 @@ import type { AppContext } from '../app-context.js';
 import type { SlackWorkspace, TeamsBot } from '../db/types.js';
 import { principalOf } from '../http/auth.js';
 import { notFound } from '../http/errors.js';
+import { withExamples } from '../http/docs.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { integrationExamples as ex } from './examples.js';
 import { isoSeconds } from '../http/time.js';
 
 const SlackWorkspaceSchema = Type.Object({
@@ -36,15 +38,18 @@ export const integrationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> 
       schema: {
         tags: ['Integrations'],
         summary: 'Connect a Slack workspace (admins); connecting it again replaces its secrets',
-        body: Type.Object({
-          slack_workspace: Type.Object({
-            team_id: Type.String({ maxLength: 32 }),
-            bot_token: Type.String({ maxLength: 1024 }),
-            signing_secret: Type.String({ maxLength: 1024 }),
-            name: Type.Optional(Type.String({ maxLength: 255 })),
+        body: withExamples(
+          Type.Object({
+            slack_workspace: Type.Object({
+              team_id: Type.String({ maxLength: 32 }),
+              bot_token: Type.String({ maxLength: 1024 }),
+              signing_secret: Type.String({ maxLength: 1024 }),
+              name: Type.Optional(Type.String({ maxLength: 255 })),
+            }),
           }),
-        }),
-        response: { 201: Type.Object({ slack_workspace: SlackWorkspaceSchema }), ...ErrorResponses },
+          ex.connectSlackBody,
+        ),
+        response: { 201: withExamples(Type.Object({ slack_workspace: SlackWorkspaceSchema }), ex.connectSlackResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -57,7 +62,7 @@ export const integrationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> 
     '/api/v2/sideline/integrations/slack',
     {
       config: admin,
-      schema: { tags: ['Integrations'], summary: 'Connected Slack workspaces', response: { 200: Type.Object({ slack_workspaces: Type.Array(SlackWorkspaceSchema) }), ...ErrorResponses } },
+      schema: { tags: ['Integrations'], summary: 'Connected Slack workspaces', response: { 200: withExamples(Type.Object({ slack_workspaces: Type.Array(SlackWorkspaceSchema) }), ex.listSlackResponse), ...ErrorResponses } },
     },
     async (request) => ({ slack_workspaces: (await integrations.listSlack(principalOf(request).accountId)).map(presentSlack) }),
   );
@@ -81,15 +86,18 @@ export const integrationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> 
       schema: {
         tags: ['Integrations'],
         summary: 'Connect the Microsoft Teams bot of the account (admins)',
-        body: Type.Object({
-          teams_bot: Type.Object({
-            app_id: Type.String({ maxLength: 256 }),
-            app_password: Type.String({ maxLength: 1024 }),
-            tenant_id: Type.String({ maxLength: 256 }),
-            service_url: Type.String({ maxLength: 2048 }),
+        body: withExamples(
+          Type.Object({
+            teams_bot: Type.Object({
+              app_id: Type.String({ maxLength: 256 }),
+              app_password: Type.String({ maxLength: 1024 }),
+              tenant_id: Type.String({ maxLength: 256 }),
+              service_url: Type.String({ maxLength: 2048 }),
+            }),
           }),
-        }),
-        response: { 200: Type.Object({ teams_bot: TeamsBotSchema }), ...ErrorResponses },
+          ex.connectTeamsBody,
+        ),
+        response: { 200: withExamples(Type.Object({ teams_bot: TeamsBotSchema }), ex.teamsResponse), ...ErrorResponses },
       },
     },
     async (request) => ({ teams_bot: presentTeams(await integrations.connectTeams(principalOf(request).accountId, request.body.teams_bot)) }),
@@ -97,7 +105,7 @@ export const integrationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> 
 
   app.get(
     '/api/v2/sideline/integrations/teams',
-    { config: admin, schema: { tags: ['Integrations'], summary: 'The connected Teams bot', response: { 200: Type.Object({ teams_bot: TeamsBotSchema }), ...ErrorResponses } } },
+    { config: admin, schema: { tags: ['Integrations'], summary: 'The connected Teams bot', response: { 200: withExamples(Type.Object({ teams_bot: TeamsBotSchema }), ex.teamsResponse), ...ErrorResponses } } },
     async (request) => {
       const bot = await integrations.getTeams(principalOf(request).accountId);
       if (!bot) throw notFound();

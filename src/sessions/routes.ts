@@ -4,7 +4,9 @@ import type { AccountResolver } from '../accounts/accounts.js';
 import { unauthorized } from '../http/errors.js';
 import { clearedSessionCookie, sessionCookie } from './cookie.js';
 import { presentSession } from './presenter.js';
+import { withExamples } from '../http/docs.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { sessionExamples as ex } from './examples.js';
 import { SessionEnvelope, SignInBody } from './schemas.js';
 import { invalidCredentials, type ConsoleSessions } from './service.js';
 
@@ -17,8 +19,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: ConsoleSession
       schema: {
         tags: ['Agent console'],
         summary: 'Sign in to the agent console (sets the sideline_session cookie)',
-        body: SignInBody,
-        response: { 201: SessionEnvelope, ...ErrorResponses },
+        body: withExamples(SignInBody, ex.signInBody),
+        response: { 201: withExamples(SessionEnvelope, ex.signInResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -37,7 +39,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: ConsoleSession
     '/api/v2/sideline/session',
     {
       config: { access: 'any' },
-      schema: { tags: ['Agent console'], summary: 'The current console session', response: { 200: SessionEnvelope, ...ErrorResponses } },
+      schema: { tags: ['Agent console'], summary: 'The current console session', response: { 200: withExamples(SessionEnvelope, ex.showResponse), ...ErrorResponses } },
     },
     async (request, reply) => {
       if (!request.consoleSession) throw unauthorized(false);

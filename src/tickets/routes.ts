@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
+import { withExamples } from '../http/docs.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { ticketExamples as ex } from './examples.js';
 import { IdempotencyHeaders, idempotentRequest, sendAnswer } from '../http/idempotency.js';
 import { presentComment, presentTicket } from './presenter.js';
 import { CommentList, CreateTicketBody, TicketEnvelope, TicketIdParams, TicketList, UpdateTicketBody } from './schemas.js';
@@ -13,7 +15,8 @@ export const ticketsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
   app.post(
     '/api/v2/tickets',
     {
-      schema: { tags: ['Tickets'], summary: 'Create a ticket', headers: IdempotencyHeaders, body: CreateTicketBody, response: { 201: TicketEnvelope, ...ErrorResponses } },
+      schema: { tags: ['Tickets'], summary: 'Create a ticket', headers: IdempotencyHeaders, body: withExamples(CreateTicketBody, ex.createBody),
+        response: { 201: withExamples(TicketEnvelope, ex.createResponse), ...ErrorResponses } },
     },
     async (request, reply) => {
       const me = principalOf(request);
@@ -27,7 +30,7 @@ export const ticketsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
 
   app.get(
     '/api/v2/tickets',
-    { schema: { tags: ['Tickets'], summary: 'List tickets', querystring: OffsetPageQuery, response: { 200: TicketList, ...ErrorResponses } } },
+    { schema: { tags: ['Tickets'], summary: 'List tickets', querystring: OffsetPageQuery, response: { 200: withExamples(TicketList, ex.listResponse), ...ErrorResponses } } },
     async (request) => {
       const page = offsetPage(request.query);
       const { rows, count } = await tickets.listTickets(principalOf(request).accountId, page);
@@ -38,7 +41,7 @@ export const ticketsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
 
   app.get(
     '/api/v2/tickets/:id',
-    { schema: { tags: ['Tickets'], summary: 'Show a ticket', params: TicketIdParams, response: { 200: TicketEnvelope, ...ErrorResponses } } },
+    { schema: { tags: ['Tickets'], summary: 'Show a ticket', params: TicketIdParams, response: { 200: withExamples(TicketEnvelope, ex.showResponse), ...ErrorResponses } } },
     async (request) => ({
       ticket: presentTicket(await tickets.showTicket(principalOf(request).accountId, request.params.id), ctx.baseUrl(request)),
     }),
@@ -51,8 +54,8 @@ export const ticketsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
         tags: ['Tickets'],
         summary: 'Update a ticket, optionally adding a comment',
         params: TicketIdParams,
-        body: UpdateTicketBody,
-        response: { 200: TicketEnvelope, ...ErrorResponses },
+        body: withExamples(UpdateTicketBody, ex.updateBody),
+        response: { 200: withExamples(TicketEnvelope, ex.updateResponse), ...ErrorResponses },
       },
     },
     async (request) => {
@@ -70,7 +73,7 @@ export const ticketsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
         summary: "List a ticket's comments",
         params: TicketIdParams,
         querystring: OffsetPageQuery,
-        response: { 200: CommentList, ...ErrorResponses },
+        response: { 200: withExamples(CommentList, ex.commentsResponse), ...ErrorResponses },
       },
     },
     async (request) => {

@@ -3,7 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
+import { withExamples } from '../http/docs.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { userExamples } from './examples.js';
 import type { UserAutocompleteService } from './autocomplete.js';
 import { presentUser } from './presenter.js';
 import { UserList } from './schemas.js';
@@ -16,7 +18,7 @@ export const userAutocompleteRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext
         tags: ['Users'],
         summary: 'Users whose name or email contains the text, those starting with it first (agents)',
         querystring: Type.Intersect([OffsetPageQuery, Type.Object({ name: Type.String({ minLength: 1, maxLength: 254 }) })]),
-        response: { 200: UserList, ...ErrorResponses },
+        response: { 200: withExamples(UserList, userExamples.autocompleteResponse), ...ErrorResponses },
       },
     },
     async (request) => {

@@ -3,7 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
+import { withExamples } from '../http/docs.js';
 import { ErrorResponses } from '../http/schemas.js';
+import { userExamples as ex } from './examples.js';
 import { presentUser } from './presenter.js';
 import { ChangePasswordBody, CreateUserBody, SetPasswordBody, UpdateUserBody, UserEnvelope, UserIdParams, UserList, UserRoleSchema } from './schemas.js';
 
@@ -17,8 +19,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
       schema: {
         tags: ['Users'],
         summary: 'Create a user (admins only)',
-        body: CreateUserBody,
-        response: { 201: UserEnvelope, ...ErrorResponses },
+        body: withExamples(CreateUserBody, ex.createBody),
+        response: { 201: withExamples(UserEnvelope, ex.createResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -34,7 +36,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
         tags: ['Users'],
         summary: 'List users',
         querystring: Type.Intersect([OffsetPageQuery, Type.Object({ role: Type.Optional(UserRoleSchema) })]),
-        response: { 200: UserList, ...ErrorResponses },
+        response: { 200: withExamples(UserList, ex.listResponse), ...ErrorResponses },
       },
     },
     async (request) => {
@@ -50,7 +52,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
     '/api/v2/users/me',
     {
       config: { access: 'any' },
-      schema: { tags: ['Users'], summary: 'The authenticated user', response: { 200: UserEnvelope, ...ErrorResponses } },
+      schema: { tags: ['Users'], summary: 'The authenticated user', response: { 200: withExamples(UserEnvelope, ex.meResponse), ...ErrorResponses } },
     },
     async (request) => {
       const me = principalOf(request);
@@ -61,7 +63,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
   app.get(
     '/api/v2/users/:id',
     {
-      schema: { tags: ['Users'], summary: 'Show a user', params: UserIdParams, response: { 200: UserEnvelope, ...ErrorResponses } },
+      schema: { tags: ['Users'], summary: 'Show a user', params: UserIdParams, response: { 200: withExamples(UserEnvelope, ex.showResponse), ...ErrorResponses } },
     },
     async (request) => ({
       user: presentUser(await users.showUser(principalOf(request).accountId, request.params.id), ctx.baseUrl(request)),
@@ -75,8 +77,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
         tags: ['Users'],
         summary: 'Update a user (admins: name, email, role, suspended; agents: their own name)',
         params: UserIdParams,
-        body: UpdateUserBody,
-        response: { 200: UserEnvelope, ...ErrorResponses },
+        body: withExamples(UpdateUserBody, ex.updateBody),
+        response: { 200: withExamples(UserEnvelope, ex.updateResponse), ...ErrorResponses },
       },
     },
     async (request) => ({
@@ -92,7 +94,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
         tags: ['Users'],
         summary: 'Delete a user (admins only): 200 with the user, active false; its tokens and sessions are revoked',
         params: UserIdParams,
-        response: { 200: UserEnvelope, ...ErrorResponses },
+        response: { 200: withExamples(UserEnvelope, ex.deleteResponse), ...ErrorResponses },
       },
     },
     async (request) => ({
@@ -109,9 +111,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
         tags: ['Users'],
         summary: "Set a user's password (admins only)",
         params: UserIdParams,
-        body: SetPasswordBody,
+        body: withExamples(SetPasswordBody, ex.setPasswordBody),
         // 200 with an empty body, as Zendesk answers (a declared null would be serialised as `null`).
-        response: { 200: Type.Unknown({ description: 'Empty body' }), ...ErrorResponses },
+        response: { 200: withExamples(Type.Unknown({ description: 'Empty body' }), ex.passwordResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -128,9 +130,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
         tags: ['Users'],
         summary: 'Change your own password (needs previous_password)',
         params: UserIdParams,
-        body: ChangePasswordBody,
+        body: withExamples(ChangePasswordBody, ex.changePasswordBody),
         // 200 with an empty body, as Zendesk answers (a declared null would be serialised as `null`).
-        response: { 200: Type.Unknown({ description: 'Empty body' }), ...ErrorResponses },
+        response: { 200: withExamples(Type.Unknown({ description: 'Empty body' }), ex.passwordResponse), ...ErrorResponses },
       },
     },
     async (request, reply) => {

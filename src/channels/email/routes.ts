@@ -3,8 +3,14 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { ApiError, invalidField, unauthorized } from '../../http/errors.js';
+import { withExamples } from '../../http/docs.js';
 import { ErrorResponses } from '../../http/schemas.js';
+import { inboundEmailExamples as ex } from './examples.js';
 import { InboundRefusal, receiveEmail, type InboundDeps } from './receive.js';
+
+const InboundEmailAnswer = Type.Object({
+  inbound_email: Type.Object({ side_conversation_id: Type.String(), ticket_id: Type.Integer(), event_id: Type.Union([Type.String(), Type.Null()]), duplicate: Type.Boolean() }),
+});
 
 export interface InboundEmailRouteOptions {
   deps: InboundDeps;
@@ -45,8 +51,8 @@ export const inboundEmailRoutes: FastifyPluginAsyncTypebox<InboundEmailRouteOpti
         tags: ['Inbound'],
         summary: 'Receive a raw email (Content-Type: message/rfc822) answering a side conversation',
         response: {
-          201: Type.Object({ inbound_email: Type.Object({ side_conversation_id: Type.String(), ticket_id: Type.Integer(), event_id: Type.Union([Type.String(), Type.Null()]), duplicate: Type.Boolean() }) }),
-          200: Type.Object({ inbound_email: Type.Object({ side_conversation_id: Type.String(), ticket_id: Type.Integer(), event_id: Type.Union([Type.String(), Type.Null()]), duplicate: Type.Boolean() }) }),
+          201: withExamples(InboundEmailAnswer, ex.createdResponse),
+          200: withExamples({ ...InboundEmailAnswer, description: 'The same message again: recorded once, duplicate true' }, ex.duplicateResponse),
           ...ErrorResponses,
         },
       },

@@ -1,0 +1,27 @@
+/**
+ * Response examples of the agent console's data endpoints, for the reference page at /api/v2/docs:
+ * Agent Sally's view of ticket 1 of the help desk on https://help.example.com (one side
+ * conversation with the printer vendor, whose reply she has not read yet).
+ */
+import { ticketExamples } from '../tickets/examples.js';
+
+const SC_ID = '8566255a-3b84-11ee-a3c1-2b2e8ed7d6f5';
+
+export const consoleExamples = {
+  ticketListResponse: {
+    tickets: [
+      {
+        ...ticketExamples.showResponse.ticket,
+        requester: { id: 3, name: 'Jane Customer', email: 'jane@customer.example' },
+        assignee: { id: 2, name: 'Agent Sally', email: 'sally@example.com' },
+        side_conversation_count: 1,
+        unread_count: 1,
+      },
+    ],
+    count: 1,
+    next_page: null,
+    previous_page: null,
+  },
+  readMarkersResponse: { read_markers: [{ side_conversation_id: SC_ID, last_read_at: '2026-12-01T12:00:00Z', unread_count: 1 }] },
+  markReadResponse: { read_marker: { side_conversation_id: SC_ID, last_read_at: '2026-12-01T12:06:00Z', unread_count: 0 } },
+};
