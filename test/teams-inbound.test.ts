@@ -91,7 +91,7 @@ describe(`Teams inbound: recipient mention and serviceurl claim (${STORE_KIND})`
     const relay = new Relay({
       db: t.db,
       logger: { info() {}, warn() {}, error() {} },
-      channels: { msteams: createTeamsChannel({ db: t.db, box, connector: new TeamsConnector({ tokenUrl: teams.tokenUrl, scope: 'https://api.botframework.com/.default' }) }) },
+      channels: { msteams: createTeamsChannel({ db: t.db, box, connector: new TeamsConnector({ tokenUrl: teams.tokenUrl, scope: 'https://api.botframework.com/.default', allowPrivate: true }) }) },
     });
     assert.equal(await relay.runOnce(), 1);
     conversationId = String(teams.connectorCalls[0]!.response['id']);
