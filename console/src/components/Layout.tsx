@@ -1,7 +1,7 @@
 import { Button } from '@zendeskgarden/react-buttons';
 import { Modal } from '@zendeskgarden/react-modals';
 import { useToast, Notification } from '@zendeskgarden/react-notifications';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link, NavLink, Outlet, useMatch, useNavigate } from 'react-router';
 import styled from 'styled-components';
 import { COLORS } from '../colors';
@@ -55,6 +55,24 @@ export function isTyping(event: KeyboardEvent): boolean {
   const target = event.target as HTMLElement | null;
   if (!target) return false;
   return target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName);
+}
+
+/**
+ * A one-key shortcut (`c`, `r`): ignored while the agent types, with a modifier held, or while a
+ * dialog is open, so it never steals a keystroke meant for something else.
+ */
+export function useShortcut(key: string, action: () => void): void {
+  const latest = useRef(action);
+  latest.current = action;
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== key || isTyping(e) || e.metaKey || e.ctrlKey || document.querySelector('[role="dialog"]')) return;
+      e.preventDefault();
+      latest.current();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [key]);
 }
 
 function ShortcutsHelp({ onClose }: { onClose: () => void }) {

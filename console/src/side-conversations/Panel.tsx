@@ -1,13 +1,13 @@
 import { useQuery } from '@tanstack/react-query';
 import { Button } from '@zendeskgarden/react-buttons';
 import { LG, SM } from '@zendeskgarden/react-typography';
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { useSearchParams } from 'react-router';
 import styled from 'styled-components';
 import { api } from '../api/client';
 import type { Comment, Page, ReadMarker, SideConversation, Ticket } from '../api/types';
 import { COLORS } from '../colors';
-import { isTyping } from '../components/Layout';
+import { useShortcut } from '../components/Layout';
 import { EmptyState, ErrorState, CenteredSpinner } from '../components/States';
 import { formatTime } from '../format';
 import { useRefetchInterval } from '../live';
@@ -86,16 +86,7 @@ export function SideConversationsPanel({ ticket, comments }: { ticket: Ticket; c
     setParams(next, { replace: true });
   };
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'c' && !isTyping(e) && !e.metaKey && !e.ctrlKey && !document.querySelector('[role="dialog"]')) {
-        e.preventDefault();
-        setComposing(true);
-      }
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, []);
+  useShortcut('c', () => setComposing(true));
 
   return (
     <Aside aria-label="Side conversations">

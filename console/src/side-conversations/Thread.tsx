@@ -10,7 +10,7 @@ import styled from 'styled-components';
 import { api, ApiError, samePath } from '../api/client';
 import type { Comment, Delivery, Page, SideConversation, SideConversationEvent } from '../api/types';
 import { COLORS } from '../colors';
-import { isTyping } from '../components/Layout';
+import { useShortcut } from '../components/Layout';
 import { SafeHtml } from '../components/SafeHtml';
 import { CenteredSpinner, ErrorState } from '../components/States';
 import { formatBytes, formatTime, textToHtml } from '../format';
@@ -147,16 +147,7 @@ export function Thread({ conversation, comments, onBack }: { conversation: SideC
       .catch(() => undefined);
   }, [lastEventId, conversation.id, ticketId, client]);
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'r' && !isTyping(e) && !e.metaKey && !e.ctrlKey && !document.querySelector('[role="dialog"]')) {
-        e.preventDefault();
-        setReplying(true);
-      }
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, []);
+  useShortcut('r', () => setReplying(true));
   useEffect(() => {
     if (replying) replyRef.current?.focus();
   }, [replying]);
