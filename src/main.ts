@@ -5,7 +5,7 @@ import { ensureAccountAndAdmin } from './accounts/accounts.js';
 import { createApiTokensService } from './auth/api-tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
-import { migrateToLatest, openStore, type Store } from './db/store.js';
+import { migrateToLatest, openMigratedStore, openStore, type Store } from './db/store.js';
 import { DatabaseBlobStore, DiskBlobStore, type BlobStore } from './attachments/storage.js';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -46,15 +46,8 @@ Commands:
 
 Configuration comes from the environment; see README.md.`;
 
-async function openMigratedStore(config: Config): Promise<Store> {
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  try {
-    await migrateToLatest(store.db);
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
+function openConfiguredStore(config: Config): Promise<Store> {
+  return openMigratedStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
 }
 
 function blobStoreFor(config: Config, store: Store): BlobStore {
@@ -94,7 +87,7 @@ function bootstrapOptions(config: Config) {
 
 async function runRelay(config: Config): Promise<void> {
   const logger = pino({ level: config.logLevel });
-  const store = await openMigratedStore(config);
+  const store = await openConfiguredStore(config);
   const { relay, sink } = createRelay(config, store, logger);
   relay.start();
   logger.info({ relay: relay.id, store: store.kind, smtp: config.smtpUrl ? 'smtp' : 'files' }, 'relay running');
@@ -113,7 +106,7 @@ async function runRelay(config: Config): Promise<void> {
 }
 
 async function serve(config: Config): Promise<void> {
-  const store = await openMigratedStore(config);
+  const store = await openConfiguredStore(config);
   const bootstrap = await ensureAccountAndAdmin(store.db, bootstrapOptions(config));
   if (bootstrap.generatedAdmin) {
     // Printed once, on the terminal only (not through the logger), so it never lands in log storage.
@@ -268,7 +261,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'create-token': {
       if (!values.email) throw new ConfigError('create-token needs --email of an agent or admin');
-      const store = await openMigratedStore(config);
+      const store = await openConfiguredStore(config);
       try {
         const { accountId } = await ensureAccountAndAdmin(store.db, bootstrapOptions(config));
         const created = await createApiTokensService({ db: store.db }).createToken(accountId, { email: values.email }, values.description ?? null);

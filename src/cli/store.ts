@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { ConfigError } from '../config.js';
 import { DataDirLockedError } from '../db/lock.js';
-import { migrateToLatest, openStore, type Store } from '../db/store.js';
+import { openMigratedStore, type Store } from '../db/store.js';
 
 /**
  * The store for an operator command. PostgreSQL is shared, so the command works while servers run
@@ -9,9 +9,8 @@ import { migrateToLatest, openStore, type Store } from '../db/store.js';
  * command needs the server stopped, and says so.
  */
 export async function openStoreForCommand(config: Config, command: string): Promise<Store> {
-  let store: Store;
   try {
-    store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    return await openMigratedStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   } catch (error) {
     if (error instanceof DataDirLockedError) {
       throw new ConfigError(
@@ -20,13 +19,6 @@ export async function openStoreForCommand(config: Config, command: string): Prom
     }
     throw error;
   }
-  try {
-    await migrateToLatest(store.db);
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
 }
 
 /** The account a command names by --subdomain, else the first one. */

@@ -114,6 +114,18 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   };
 }
 
+/** A store with every migration applied (closed again when migrating fails): what every command starts from. */
+export async function openMigratedStore(options: StoreOptions): Promise<Store> {
+  const store = await openStore(options);
+  try {
+    await migrateToLatest(store.db);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
