@@ -34,6 +34,7 @@ import { eventsOf, expectStatus, multipartFile, showSc } from './helpers/api.js'
 import type { ScEvent, WriteBody } from './helpers/api-types.js';
 import { freePort, runSideline, startServer, type ServerProcess } from './helpers/server.js';
 import { sendSmtp, type SmtpMessage } from './helpers/smtp-client.js';
+import { sentMessageIds as recordedMessageIds } from './helpers/message-ids.js';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.js';
 
 const SUPPORT_ADDRESS = 'help@support.test';
@@ -120,9 +121,8 @@ async function outboxOf(db: Kysely<Database>, eventId: string): Promise<OutboxRo
 }
 
 /** The Message-IDs recorded for outbound events (threading.ts's keyed hash), in the order given. */
-async function sentMessageIds(eventIds: string[], db: Kysely<Database> = t.db): Promise<string[]> {
-  const rows = await db.selectFrom('email_messages').select(['event_id', 'message_id']).where('event_id', 'in', eventIds).where('direction', '=', 'outbound').execute();
-  return eventIds.map((id) => rows.find((r) => r.event_id === id)?.message_id ?? `(none recorded for ${id})`);
+function sentMessageIds(eventIds: string[], db: Kysely<Database> = t.db): Promise<string[]> {
+  return recordedMessageIds(db, eventIds);
 }
 
 async function sentMessageId(eventId: string, db: Kysely<Database> = t.db): Promise<string> {
