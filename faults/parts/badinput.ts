@@ -29,7 +29,30 @@ interface Result {
   failure?: string;
   storeChange?: string[];
   contentChangeOnly?: boolean;
+  /** Bytes of the request body sent. */
+  bodyBytes: number;
 }
+
+/** The server's body limit (its default: the harness sets no BODY_LIMIT_BYTES). */
+const SERVER_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * A request refused before its body is read (a body over the limit: 413; a route that is off or a
+ * failed check: 404/401 at onRequest) is answered while the client may still be writing; with no
+ * `Expect: 100-continue`, TCP then resets the socket, which can discard the answer before the client
+ * reads it (seen on main too: 4 of 6 raw 2 MiB posts). EPIPE says exactly that: our write failed
+ * because the server had closed. That reset is the refusal, not a dropped request.
+ */
+function closedBeforeBodyRead(r: Result): boolean {
+  const failure = r.failure ?? '';
+  return failure === 'reset: EPIPE' || (r.bodyBytes > SERVER_BODY_LIMIT && failure.startsWith('reset'));
+}
+
+/**
+ * The live event stream answers 200 and stays open by design (heartbeats until the client leaves),
+ * which this harness's one-shot requests would count as hangs; test/event-stream.test.ts covers it.
+ */
+const LONG_LIVED = new Set(['GET /api/v2/sideline/stream']);
 
 const SLACK_SECRET = 'faults-slack-signing-secret-0123';
 const TEAMS_APP_ID = 'faults-teams-app-id';
@@ -237,7 +260,7 @@ export async function badInputPart(store: StoreKind, options: { short: boolean }
       if (e.bodyKind === 'teams') cases.push(...teamsCases(e));
       if (representative.has(key(e))) cases.push(...headerCases(e), ...framingCases(e));
       const filter = process.env['FAULTS_ENDPOINTS'];
-      const chosen = filter && !filter.split(',').some((f) => key(e).includes(f)) ? [] : cases;
+      const chosen = LONG_LIVED.has(key(e)) || (filter && !filter.split(',').some((f) => key(e).includes(f))) ? [] : cases;
       byEndpoint.set(key(e), options.short ? shortSelection(chosen, 3) : chosen);
     }
     // Destructive endpoints last, so what they remove is not missed by the others.
@@ -260,12 +283,13 @@ export async function badInputPart(store: StoreKind, options: { short: boolean }
         try {
           request = await c.build(ctx);
         } catch (error) {
-          results.push({ c, status: 0, outcome: 'no-answer', ms: 0, body: '', failure: `harness could not build the request: ${String(error)}` });
+          results.push({ c, status: 0, outcome: 'no-answer', ms: 0, body: '', bodyBytes: 0, failure: `harness could not build the request: ${String(error)}` });
           continue;
         }
         const res = await rawRequest(server.port, request, c.timeoutMs ?? 30_000);
         const outcome = classify(res);
-        const result: Result = { c, status: res.status, outcome, ms: res.ms, body: res.text.slice(0, 400), ...(res.failure ? { failure: res.failure } : {}) };
+        const bodyBytes = Buffer.isBuffer(request) ? request.length : request.body === undefined ? 0 : Buffer.byteLength(request.body);
+        const result: Result = { c, status: res.status, outcome, ms: res.ms, body: res.text.slice(0, 400), bodyBytes, ...(res.failure ? { failure: res.failure } : {}) };
         exercised.add(c.endpoint);
         if (fp && last) {
           // A response can leave before its work is done; give the store a moment on writes that were refused.
@@ -332,11 +356,14 @@ export async function badInputPart(store: StoreKind, options: { short: boolean }
     for (const r of sample.slice(0, 24)) process.stdout.write(`    ${r.status} ${r.c.endpoint} [${r.c.category}] ${clip(r.c.name, 90)}\n`);
 
     const fmt = (r: Result) => `${r.c.endpoint} [${r.c.category}] ${clip(r.c.name, 100)} → ${r.status || r.failure} ${clip(r.body, 160)}`;
-    check(`${label}: every endpoint exercised (OpenAPI document + src routes)`, !!process.env['FAULTS_ENDPOINTS'] || endpoints.every((e) => exercised.has(key(e))),
+    for (const k of LONG_LIVED) log(`${label}: ${k} left out (a long-lived stream; test/event-stream.test.ts covers it)`);
+    check(`${label}: every endpoint exercised (OpenAPI document + src routes)`, !!process.env['FAULTS_ENDPOINTS'] || endpoints.every((e) => exercised.has(key(e)) || LONG_LIVED.has(key(e))),
       `${exercised.size}/${endpoints.length} endpoints`, endpoints.filter((e) => !exercised.has(key(e))).map(key));
     const errors = results.filter((r) => r.outcome === 'server-error');
     check(`${label}: no 5xx`, errors.length === 0, `${errors.length} of ${results.length}`, errors.map(fmt));
-    const dropped = results.filter((r) => r.outcome === 'no-answer' && !(r.c.framing && r.failure !== 'timeout'));
+    const dropped = results.filter((r) => r.outcome === 'no-answer' && !(r.c.framing && r.failure !== 'timeout') && !closedBeforeBodyRead(r));
+    const resets = results.filter(closedBeforeBodyRead);
+    if (resets.length > 0) log(`${label}: ${resets.length} requests were refused before their body was read and reset before the answer could be read (see closedBeforeBodyRead)`);
     check(`${label}: every request answered (no hang, no dropped connection outside HTTP framing abuse)`, dropped.length === 0, `${dropped.length} without an answer`, dropped.map(fmt));
     const nonZendesk = results.filter((r) => r.outcome === 'refused-other' || (r.outcome === 'parser' && !r.c.framing));
     check(`${label}: every refusal by the application has a Zendesk-style JSON error body`, nonZendesk.length === 0,
