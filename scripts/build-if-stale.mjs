@@ -10,7 +10,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Each part of the build: what it writes, what it is made from, and the npm script that makes it. */
 const TARGETS = [
@@ -32,17 +33,22 @@ function newestMtime(path) {
   return newest;
 }
 
-const root = process.cwd();
-for (const target of TARGETS) {
-  const built = newestMtime(join(root, target.output));
-  const changed = Math.max(...target.inputs.map((input) => newestMtime(join(root, input))));
-  // A checkout without that part (no sources at all) has nothing to build.
-  if (changed === 0 || (built !== 0 && changed <= built)) continue;
-  process.stderr.write(
-    built === 0
-      ? `sideline: no build yet of the ${target.name}, building it (npm run ${target.script})\n`
-      : `sideline: the ${target.name}'s sources changed since the last build, rebuilding it (npm run ${target.script})\n`,
-  );
-  const result = spawnSync('npm', ['run', '--silent', target.script], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) process.exit(result.status ?? 1);
+/** Builds each part whose output is missing or older than its sources; exits the process if a build fails. */
+export function buildIfStale(root) {
+  for (const target of TARGETS) {
+    const built = newestMtime(join(root, target.output));
+    const changed = Math.max(...target.inputs.map((input) => newestMtime(join(root, input))));
+    // A checkout without that part (no sources at all) has nothing to build.
+    if (changed === 0 || (built !== 0 && changed <= built)) continue;
+    process.stderr.write(
+      built === 0
+        ? `sideline: no build yet of the ${target.name}, building it (npm run ${target.script})\n`
+        : `sideline: the ${target.name}'s sources changed since the last build, rebuilding it (npm run ${target.script})\n`,
+    );
+    const result = spawnSync('npm', ['run', '--silent', target.script], { cwd: root, stdio: 'inherit' });
+    if (result.status !== 0) process.exit(result.status ?? 1);
+  }
 }
+
+// Run as a script (node scripts/build-if-stale.mjs): check the project in the working directory.
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) buildIfStale(process.cwd());

@@ -44,7 +44,7 @@ import { registerErrorHandling } from './http/errors.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { capConnections, DEFAULT_CONNECTION_LIMITS, serverTimeoutOptions, type ConnectionLimits } from './http/connection-limits.js';
 import { baseUrl } from './http/urls.js';
-import { registerValidators } from './http/validation.js';
+import { lazySerializers, registerValidators } from './http/validation.js';
 import { opsRoutes } from './ops/routes.js';
 import { registerMetrics, type MetricsEndpoint } from './ops/metrics-routes.js';
 import { createSideConversationsService } from './side-conversations/service.js';
@@ -130,6 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.trustProxy ?? false,
     rewriteUrl: (req) => normaliseUrl(req.url ?? '/'),
     requestIdHeader: 'x-request-id',
+    schemaController: lazySerializers,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Errors raised before routing (a malformed URL, an overlong path parameter) get Zendesk bodies too.
     frameworkErrors: (error, _request, reply) => {

@@ -5,9 +5,11 @@ import { ensureAccountAndAdmin } from './accounts/accounts.js';
 import { createApiTokensService } from './auth/api-tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
-import { migrateToLatest, openMigratedStore, openStore, type Store } from './db/store.js';
+import { migrateToLatest, openMigratedStore, openStore, startStore, type Store } from './db/store.js';
 import { DatabaseBlobStore, DiskBlobStore, type BlobStore } from './attachments/storage.js';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { BUILT_STORE_TEMPLATE, writeStoreTemplate } from './db/store-template.js';
 import pino from 'pino';
 import { createAttachmentsService } from './attachments/service.js';
 import { startUploadSweeper } from './attachments/sweep.js';
@@ -41,6 +43,8 @@ Commands:
                                  create an API token for an agent or admin; prints it once
   backup --to FILE               copy the embedded store (asks the running server, or opens it)
   restore --from FILE [--force]  restore the embedded store into DATA_DIR (server stopped)
+  build-store-template           (run by the build) the empty store a new DATA_DIR is copied from
+  init-store                     make the embedded store in DATA_DIR if there is none (npm install runs it)
   ${RESET_PASSWORD_USAGE}
   ${CREATE_ACCOUNT_USAGE}
 
@@ -48,6 +52,13 @@ Configuration comes from the environment; see README.md.`;
 
 function openConfiguredStore(config: Config): Promise<Store> {
   return openMigratedStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+}
+
+/** Run by the build, after bundling: makes this build's store template (see store-template.ts). */
+async function buildStoreTemplate(): Promise<void> {
+  if (!BUILT_STORE_TEMPLATE) throw new ConfigError('build-store-template runs from the built bundle (npm run build:server), not from sources');
+  await writeStoreTemplate(BUILT_STORE_TEMPLATE, async (dataDir) => (await openMigratedStore({ dataDir })).close());
+  process.stdout.write(`Wrote ${BUILT_STORE_TEMPLATE}\n`);
 }
 
 function blobStoreFor(config: Config, store: Store): BlobStore {
@@ -106,15 +117,11 @@ async function runRelay(config: Config): Promise<void> {
 }
 
 async function serve(config: Config): Promise<void> {
-  const store = await openConfiguredStore(config);
-  const bootstrap = await ensureAccountAndAdmin(store.db, bootstrapOptions(config));
-  if (bootstrap.generatedAdmin) {
-    // Printed once, on the terminal only (not through the logger), so it never lands in log storage.
-    process.stdout.write(
-      `\nCreated the first admin. Sign in with:\n  email:    ${bootstrap.generatedAdmin.email}\n  password: ${bootstrap.generatedAdmin.password}\n` +
-        'This password is not shown again. Set SIDELINE_ADMIN_EMAIL and SIDELINE_ADMIN_PASSWORD to choose your own.\n\n',
-    );
-  }
+  // The routes are built while the store starts (buildApp sends no query; its parts query on their
+  // first request), then the store is migrated and the first account made before the port opens.
+  const { store, ready } = startStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const migrated = ready.then(() => migrateToLatest(store.db));
+  migrated.catch(() => undefined); // awaited below, once the app is built
   const metrics = config.metricsToken ? new Metrics({ db: store.db, poolStats: () => store.poolStats() }) : null;
   const app = await buildApp({
     ...(metrics && config.metricsToken ? { metrics: { metrics, token: config.metricsToken } } : {}),
@@ -147,6 +154,20 @@ async function serve(config: Config): Promise<void> {
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
     },
   });
+  try {
+    await migrated;
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const bootstrap = await ensureAccountAndAdmin(store.db, bootstrapOptions(config));
+  if (bootstrap.generatedAdmin) {
+    // Printed once, on the terminal only (not through the logger), so it never lands in log storage.
+    process.stdout.write(
+      `\nCreated the first admin. Sign in with:\n  email:    ${bootstrap.generatedAdmin.email}\n  password: ${bootstrap.generatedAdmin.password}\n` +
+        'This password is not shown again. Set SIDELINE_ADMIN_EMAIL and SIDELINE_ADMIN_PASSWORD to choose your own.\n\n',
+    );
+  }
   app.log.info({ store: store.kind, location: store.location }, 'store ready');
   const adminPasswordWarning = unappliedAdminPasswordWarning(config, bootstrap);
   if (adminPasswordWarning) app.log.warn(adminPasswordWarning);
@@ -157,9 +178,7 @@ async function serve(config: Config): Promise<void> {
     const released = await background.relay.releaseAllClaims();
     if (released > 0) app.log.warn({ released }, 'released outbox claims of a previous process');
   }
-  background?.relay.start();
   const backups = store.dumpDataDir ? await startBackupSocket(resolve(config.dataDir), store.dumpDataDir, app.log.child({ component: 'backup' })) : null;
-  const sweeper = startUploadSweeper(createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }), app.log.child({ component: 'uploads' }));
   const listener = config.inboundSmtpPort === undefined
     ? null
     : createSmtpListener({
@@ -182,6 +201,7 @@ async function serve(config: Config): Promise<void> {
     app.log.info({ address }, 'inbound SMTP listening');
   }
 
+  let sweeper: { stop(): void } | null = null;
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -193,7 +213,7 @@ async function serve(config: Config): Promise<void> {
     }, 15_000);
     force.unref();
     try {
-      sweeper.stop();
+      sweeper?.stop();
       if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
       await app.close();
       await backups?.close();
@@ -217,6 +237,10 @@ async function serve(config: Config): Promise<void> {
     await store.close();
     process.exit(1);
   }
+  // Background work starts once the port answers: its first passes (a claim, a sweep) would
+  // otherwise hold the embedded store's one session while the first requests wait.
+  background?.relay.start();
+  sweeper = startUploadSweeper(createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }), app.log.child({ component: 'uploads' }));
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -249,6 +273,15 @@ async function main(argv: string[]): Promise<void> {
       return runBackup(config, values.to);
     case 'restore':
       return runRestore(config, values.from, values.force ?? false);
+    case 'build-store-template':
+      return buildStoreTemplate();
+    case 'init-store': {
+      // npm install makes the store, so that the first `npm start` opens it instead of making it.
+      if (config.databaseUrl || existsSync(join(resolve(config.dataDir), 'pgdata'))) return;
+      await (await openConfiguredStore(config)).close();
+      process.stdout.write(`Made the embedded store in ${resolve(config.dataDir)}\n`);
+      return;
+    }
     case 'migrate': {
       const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
       try {

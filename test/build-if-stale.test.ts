@@ -61,12 +61,17 @@ describe('build once, start without compiling', () => {
     assert.notEqual(check().status, 0);
   });
 
-  it("the project's scripts: install builds, start runs the build through the check", () => {
+  it("the project's scripts: install builds and makes the store, start runs the build through the check", () => {
     const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    assert.equal(scripts['prepare'], 'npm run build');
+    assert.equal(scripts['prepare'], 'npm run build && node dist/main.js init-store');
     assert.match(scripts['build']!, /npm run build:server/);
-    assert.equal(scripts['build:server'], 'tsc -p tsconfig.build.json');
-    assert.equal(scripts['prestart'], 'node scripts/build-if-stale.mjs');
-    assert.equal(scripts['start'], 'node dist/main.js serve');
+    assert.equal(scripts['build:server'], 'tsc -p tsconfig.build.json --noEmit && node scripts/build-server.mjs');
+    for (const [script, command] of [['start', 'serve'], ['relay', 'relay'], ['migrate', 'migrate']] as const) {
+      assert.equal(scripts[script], `node scripts/run.mjs ${command}`);
+    }
+    assert.equal(scripts['sideline'], 'node scripts/run.mjs');
+    // run.mjs checks before it runs the build, in the same process.
+    const runner = readFileSync(join(ROOT, 'scripts', 'run.mjs'), 'utf8');
+    assert.ok(runner.indexOf('buildIfStale(') < runner.indexOf("import(new URL('../dist/main.js'"), runner);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The README's curl walk-through, run for real so it cannot drift: the block is taken from README.md,
- * run in one bash against a spawned `sideline serve` (started as the README says: SIDELINE_ENCRYPTION_KEY
+ * run in one bash against the server `npm start` runs (the built bundle, on a new DATA_DIR, so from the
+ * build's store template), started as the README says (SIDELINE_ENCRYPTION_KEY
  * and INBOUND_EMAIL_SECRET set), and every curl's HTTP status is checked against the `# NNN` comment on
  * its line. curl is a PATH shim around the real one that also reports each status on stderr.
  */
@@ -65,8 +66,8 @@ describe(`the README walk-through, pasted in order (${STORE_KIND})`, () => {
       SLACK_API_URL: closed,
       TEAMS_TOKEN_URL: closed,
       RELAY_POLL_MS: '200',
-    });
-    // A first start creates the store; on a busy shared machine that has taken over a minute.
+    }, { built: true });
+    // A first start creates the store (and a stale build is rebuilt); on a busy shared machine that has taken over a minute.
     assert.ok(await waitForOutput(server, /Server listening/, 240_000), `server did not start:\n${server.output()}`);
   });
   after(async () => {

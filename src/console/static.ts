@@ -1,11 +1,21 @@
 import { existsSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 
-/** console/dist of the package: this file is src/console/static.ts under tsx, dist/console/static.js when built. */
-export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../console/dist', import.meta.url));
+/**
+ * The package's directory: the nearest one above this module that holds a package.json. This module
+ * is src/console/static.ts when run from sources and part of dist/main.js when built.
+ */
+function packageDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/** console/dist of the package. */
+export const DEFAULT_CONSOLE_DIR = join(packageDir(), 'console', 'dist');
 
 export const CONSOLE_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'";

@@ -10,22 +10,30 @@ import type { Notifications } from './notifications.js';
  * holds the whole instance until release(), exactly like a pool of size one.
  */
 export class PGlitePool implements PostgresPool, Notifications {
-  readonly #pglite: PGlite;
+  /** Set once the instance has started; every use waits for that first (see the constructor). */
+  #pglite!: PGlite;
   readonly #onWrite: () => void;
+  readonly #started: Promise<void>;
   #tail: Promise<void> = Promise.resolve();
   #ended = false;
   /** Checkouts waiting for the instance, and whether one holds it (for metrics). */
   #waiting = 0;
   #inUse = false;
 
-  /** `onWrite` is called as any statement but a plain SELECT is sent (see ReadCache). */
-  constructor(pglite: PGlite, onWrite: () => void = () => undefined) {
-    this.#pglite = pglite;
+  /**
+   * `pglite` may still be starting: checkouts wait for it, so the pool can be handed out (and the
+   * app built) while PGlite starts, and a failed start fails each checkout.
+   * `onWrite` is called as any statement but a plain SELECT is sent (see ReadCache).
+   */
+  constructor(pglite: PGlite | Promise<PGlite>, onWrite: () => void = () => undefined) {
+    this.#started = Promise.resolve(pglite).then((started) => void (this.#pglite = started));
+    this.#started.catch(() => undefined); // reported by the checkouts that wait for it
     this.#onWrite = onWrite;
   }
 
   async connect(): Promise<PostgresPoolClient> {
     if (this.#ended) throw new Error('the embedded store is closed');
+    await this.#started;
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const previous = this.#tail;
@@ -93,6 +101,11 @@ export class PGlitePool implements PostgresPool, Notifications {
   async end(): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
+    try {
+      await this.#started;
+    } catch {
+      return; // it never started: there is nothing to close
+    }
     await this.#tail;
     await this.#pglite.close();
   }

@@ -3,6 +3,7 @@ import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type Ra
 import pg from 'pg';
 import { join, resolve } from 'node:path';
 import { lockDataDir, type DataDirLock } from './lock.js';
+import { BUILT_STORE_TEMPLATE, drawInstallSecrets, seedFromTemplate } from './store-template.js';
 import { migrations } from './migrations/index.js';
 import { PostgresNotifications, type Notifications } from './notifications.js';
 import { INT8_OID, PGlitePool, type PoolStats } from './pglite-pool.js';
@@ -36,6 +37,11 @@ export interface StoreOptions {
   /** Directory of the embedded store; undefined keeps it in memory (tests). */
   dataDir?: string | undefined;
   poolSize?: number;
+  /**
+   * A migrated, empty embedded store to copy when `dataDir` has none yet (see store-template.ts);
+   * unset: the one the build made (none when run from sources); missing: initialised from scratch.
+   */
+  template?: string | undefined;
 }
 
 const parseInt8 = (value: string): number => Number(value);
@@ -50,7 +56,17 @@ export function redactUrl(url: string): string {
   }
 }
 
-export async function openStore(options: StoreOptions): Promise<Store> {
+/**
+ * A store that may still be starting: the embedded one hands out its `db` at once, and its queries
+ * wait until PGlite has started; `ready` settles then (rejecting if it could not start). A server
+ * builds its routes meanwhile (most of a start is PGlite's), which openStore() would have it wait for.
+ */
+export interface StartingStore {
+  store: Store;
+  ready: Promise<void>;
+}
+
+export function startStore(options: StoreOptions): StartingStore {
   if (options.databaseUrl) {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
@@ -68,7 +84,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PreparedStatementPool(pool) }) });
     const poolStats = (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
-    return {
+    const store: Store = {
       db,
       kind: 'postgres',
       location: redactUrl(options.databaseUrl),
@@ -77,41 +93,59 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       poolStats,
       close: () => db.destroy(),
     };
+    return { store, ready: Promise.resolve() };
   }
 
-  let lock: DataDirLock | undefined;
-  let pglite: PGlite;
-  if (options.dataDir) {
-    const dir = resolve(options.dataDir);
-    lock = lockDataDir(dir);
-    try {
-      pglite = await PGlite.create(join(dir, 'pgdata'), { parsers: { [INT8_OID]: parseInt8 } });
-    } catch (error) {
-      lock.release();
+
+  const dir = options.dataDir ? resolve(options.dataDir) : undefined;
+  // Taken before anything else, so a second server on this directory stops here, at once.
+  const lock: DataDirLock | undefined = dir ? lockDataDir(dir) : undefined;
+  let lockHeld = lock !== undefined;
+  const releaseLock = () => {
+    if (lockHeld) lock?.release();
+    lockHeld = false;
+  };
+  const starting = (async () => {
+    if (!dir) return PGlite.create({ parsers: { [INT8_OID]: parseInt8 } });
+    seedFromTemplate(dir, options.template ?? BUILT_STORE_TEMPLATE);
+    const pglite = await PGlite.create(join(dir, 'pgdata'), { parsers: { [INT8_OID]: parseInt8 } });
+    await drawInstallSecrets(dir, pglite);
+    return pglite;
+  })();
+  const ready = starting.then(
+    () => undefined,
+    (error: unknown) => {
+      releaseLock();
       throw error;
-    }
-  } else {
-    pglite = await PGlite.create({ parsers: { [INT8_OID]: parseInt8 } });
-  }
+    },
+  );
   const reads = new ReadCache();
-  const pool = new PGlitePool(pglite, () => reads.written());
+  const pool = new PGlitePool(starting, () => reads.written());
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return {
+  const store: Store = {
     db,
     kind: 'pglite',
     reads,
     notifications: pool,
     poolStats: () => pool.stats(),
-    dumpDataDir: () => pool.exclusive(async () => new Uint8Array(await (await pglite.dumpDataDir('gzip')).arrayBuffer())),
-    location: options.dataDir ? resolve(options.dataDir) : '(in memory)',
+    dumpDataDir: () => pool.exclusive(async () => new Uint8Array(await (await (await starting).dumpDataDir('gzip')).arrayBuffer())),
+    location: dir ?? '(in memory)',
     async close() {
       try {
         await db.destroy();
       } finally {
-        lock?.release();
+        releaseLock();
       }
     },
   };
+  return { store, ready };
+}
+
+/** The store once it has started (its lock released again if it could not). */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const { store, ready } = startStore(options);
+  await ready;
+  return store;
 }
 
 /** A store with every migration applied (closed again when migrating fails): what every command starts from. */
@@ -129,17 +163,29 @@ export async function openMigratedStore(options: StoreOptions): Promise<Store> {
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  // Nearly every start finds nothing to do: one read says so, where the migrator's checks, table
+  // creation and lock take a third of a second on the embedded store. Anything else (a new
+  // migration, a fresh database) goes through the migrator and its lock.
+  if (await migrationsApplied(db)) return [];
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-/** True when every migration we ship is applied. */
+/**
+ * True when every migration we ship is applied (false before the first one). A database a newer
+ * release has migrated further still serves this one, as during a rolling upgrade.
+ */
 export async function migrationsApplied(db: Kysely<Database>): Promise<boolean> {
-  const migrator = new Migrator({ db, provider });
-  const all = await migrator.getMigrations();
-  return all.every((m) => m.executedAt !== undefined);
+  let applied: Set<string>;
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+    applied = new Set(rows.map((row) => row.name));
+  } catch {
+    return false;
+  }
+  return Object.keys(migrations).every((name) => applied.has(name));
 }
 
 /** A jsonb value as a parameter. Passed as text and cast, so both drivers send the same bytes. */

@@ -58,6 +58,8 @@ export interface Child {
 export interface SpawnOptions {
   /** Node flags before `--import tsx` (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** Run a plain JavaScript script without tsx (the built server): false. Default true. */
+  viaTsx?: boolean;
   /** How many characters of the end of stdout + stderr output() keeps: 64 KiB by default. */
   outputLimit?: number;
   /** The default grace of stop(): 10 s unless given. */
@@ -69,8 +71,8 @@ export interface SpawnOptions {
  * environment, stdin closed and stdout + stderr captured.
  */
 export function spawnTs(name: string, script: string, args: string[], env: Record<string, string | undefined>, options: SpawnOptions = {}): Child {
-  const { nodeFlags = [], outputLimit = 65_536, stopGraceMs = 10_000 } = options;
-  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', script, ...args], {
+  const { nodeFlags = [], outputLimit = 65_536, stopGraceMs = 10_000, viaTsx = true } = options;
+  const proc = spawn(process.execPath, [...nodeFlags, ...(viaTsx ? ['--import', 'tsx'] : []), script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -166,10 +168,18 @@ export interface SidelineProcess extends Child {
  * `node --import tsx src/main.ts <args>` from the repository root (no build step needed), with
  * LOG_LEVEL `logLevel` unless `env` sets one. The port is the one `env.PORT` names.
  */
-export function runSideline(name: string, args: string[], env: Record<string, string>, options: SpawnOptions & { logLevel?: string } = {}): SidelineProcess {
-  const { logLevel = 'warn', ...spawnOptions } = options;
+export function runSideline(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  options: SpawnOptions & { logLevel?: string; built?: boolean } = {},
+): SidelineProcess {
+  const { logLevel = 'warn', built = false, ...spawnOptions } = options;
   const fullEnv: Record<string, string> = { LOG_LEVEL: logLevel, ...env };
-  const child = spawnTs(name, 'src/main.ts', args, fullEnv, spawnOptions);
+  // built: what `npm start` runs (the bundle in dist/, rebuilt first if a source is newer).
+  const child = built
+    ? spawnTs(name, 'scripts/run.mjs', args, fullEnv, { ...spawnOptions, viaTsx: false })
+    : spawnTs(name, 'src/main.ts', args, fullEnv, spawnOptions);
   const port = Number(fullEnv['PORT'] ?? 0);
   return Object.assign(child, { port, baseUrl: `http://127.0.0.1:${port}`, env: fullEnv });
 }

@@ -4,9 +4,12 @@ import { freePort, runSideline as spawnSideline, waitForOutput, type SidelinePro
 export { freePort };
 export type ServerProcess = SidelineProcess;
 
-/** Runs `sideline <args>` as a real process (through tsx, so no build step is needed). */
-export function runSideline(args: string[], env: Record<string, string>): ServerProcess {
-  return spawnSideline(`sideline ${args.join(' ')}`, args, env, { logLevel: 'info', outputLimit: Infinity });
+/**
+ * Runs `sideline <args>` as a real process: through tsx, so no build step is needed, or with
+ * `built`, as `npm start` runs it (the bundle, rebuilt first if stale).
+ */
+export function runSideline(args: string[], env: Record<string, string>, options: { built?: boolean } = {}): ServerProcess {
+  return spawnSideline(`sideline ${args.join(' ')}`, args, env, { logLevel: 'info', outputLimit: Infinity, built: options.built ?? false });
 }
 
 /** Starts a server and waits until it listens (or fails if it exits first). */
