@@ -97,13 +97,14 @@ interface ResolvedWebhook {
 
 const F = (field: string) => `webhook.${field}`;
 
-function text(value: unknown, field: string, errors: ValidationErrors, options: { required: boolean; max: number }): string | null {
+function text(value: unknown, field: string, errors: ValidationErrors, options: { required: boolean; max: number; prefix?: string }): string | null {
+  const at = `${options.prefix ?? 'webhook'}.${field}`;
   if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
-    if (options.required) errors.add(F(field), `${F(field)}: cannot be blank`, 'BlankValue');
+    if (options.required) errors.add(at, `${at}: cannot be blank`, 'BlankValue');
     return null;
   }
   if (typeof value !== 'string' || value.length > options.max || hasControlCharacters(value)) {
-    errors.add(F(field), `${F(field)}: must be a single-line string of at most ${options.max} characters`);
+    errors.add(at, `${at}: must be a single-line string of at most ${options.max} characters`);
     return null;
   }
   return value;
@@ -355,7 +356,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         }
         signingSecret = await openSecret(webhook.signing_secret_sealed);
       } else {
-        const endpoint = text(request.endpoint, 'endpoint', errors, { required: true, max: 2048 });
+        const endpoint = text(request.endpoint, 'endpoint', errors, { required: true, max: 2048, prefix: 'request' });
         const auth = resolveAuth(request.authentication, null, 'none', errors, 'request.authentication');
         const custom = resolveCustomHeaders(request.custom_headers, errors, 'request.custom_headers');
         errors.throwIfAny();
