@@ -16,7 +16,7 @@ import type { CircuitPolicy } from '../src/webhooks/repo.js';
 import { WebhookSecrets } from '../src/webhooks/secrets.js';
 import { retryAfterMs } from '../src/webhooks/send.js';
 import { countRows, STORE_KIND, startTestApp, type TestApp, type TestUser } from './helpers/app.js';
-import { assertValidation, eventsOf, expectStatus, FORBIDDEN, NOT_FOUND, pathOf, UNAUTHORIZED } from './helpers/api.js';
+import { assertValidation, eventsOf, expectStatus, FORBIDDEN, NOT_FOUND, pathOf, showSc, UNAUTHORIZED } from './helpers/api.js';
 import type { WriteBody } from './helpers/api-types.js';
 import { listenLoopback, readBody } from './helpers/loopback-http.js';
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
@@ -459,6 +459,8 @@ describe(`webhook delivery (${STORE_KIND})`, () => {
     assert.equal(envelope.subject, `zen:side_conversation:${created.side_conversation.id}`);
     assert.equal(envelope.detail.id, created.side_conversation.id);
     assert.equal(envelope.detail.url, `${BASE_URL}/api/v2/tickets/${ticketId}/side_conversations/${created.side_conversation.id}`);
+    const shownSc = JSON.parse(JSON.stringify(await showSc(t, ticketId, created.side_conversation.id))) as Envelope['detail'];
+    assert.deepEqual({ ...envelope.detail, url: null }, { ...shownSc, url: null }, 'the side conversation as Show presents it');
     const [listedEvent] = await eventsOf(t, ticketId, created.side_conversation.id);
     assert.deepEqual(envelope.event, JSON.parse(JSON.stringify(listedEvent)), 'the event as the events endpoint presents it');
 

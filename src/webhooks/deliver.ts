@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
-import type { Database, OutboxRow, Webhook } from '../db/types.js';
+import type { Database, OutboxRow } from '../db/types.js';
 import { OutboundAddressRefused } from '../net/outbound-guard.js';
 import type { Channel, DeliveryOutcome } from '../outbox/relay.js';
 import { presentEnvelope } from './presenter.js';
 import { enterCircuit, eventOfInvocation, fixPayload, invocationOfOutboxRow, recordAttempt, recordCircuitOutcome, type CircuitPolicy } from './repo.js';
 import { WebhookSecretUnavailable, type WebhookSecrets } from './secrets.js';
-import { sendWebhookRequest, type SentRequest, type WebhookTarget } from './send.js';
+import { sendWebhookRequest, targetOf, type SentRequest, type WebhookTarget } from './send.js';
 
 /** Five failed attempts in a row pause an endpoint 30 s; every failed trial after that doubles it, up to 10 minutes. */
 export const DEFAULT_CIRCUIT: CircuitPolicy = { threshold: 5, pauseMs: 30_000, maxPauseMs: 10 * 60_000, trialMs: 60_000 };
@@ -19,19 +19,6 @@ export interface WebhookChannelDeps {
   baseUrl: string;
   timeoutMs?: number;
   circuit?: CircuitPolicy;
-}
-
-/** The webhook's settings with its credential opened. */
-export async function targetOf(webhook: Webhook, secrets: WebhookSecrets): Promise<WebhookTarget> {
-  return {
-    webhookId: webhook.id,
-    endpoint: webhook.endpoint,
-    customHeaders: webhook.custom_headers,
-    auth:
-      webhook.auth_type && webhook.auth_secret_sealed
-        ? { type: webhook.auth_type, name: webhook.auth_name, secret: await secrets.open(webhook.auth_secret_sealed) }
-        : null,
-  };
 }
 
 /**

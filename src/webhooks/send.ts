@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Webhook } from '../db/types.js';
 import { guardedRequest } from '../net/guarded-request.js';
+import type { WebhookSecrets } from './secrets.js';
 import { webhookSignature, signatureTimestamp } from './signing.js';
 
 /** Zendesk gives a webhook 12 seconds to answer. */
@@ -16,6 +18,19 @@ export interface WebhookTarget {
   endpoint: string;
   auth: { type: 'basic_auth' | 'bearer_token' | 'api_key'; name: string | null; secret: string } | null;
   customHeaders: Record<string, string>;
+}
+
+/** The webhook's settings with its credential opened. */
+export async function targetOf(webhook: Webhook, secrets: WebhookSecrets): Promise<WebhookTarget> {
+  return {
+    webhookId: webhook.id,
+    endpoint: webhook.endpoint,
+    customHeaders: webhook.custom_headers,
+    auth:
+      webhook.auth_type && webhook.auth_secret_sealed
+        ? { type: webhook.auth_type, name: webhook.auth_name, secret: await secrets.open(webhook.auth_secret_sealed) }
+        : null,
+  };
 }
 
 export interface WebhookRequest {

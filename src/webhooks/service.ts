@@ -6,7 +6,6 @@ import { hasControlCharacters } from '../http/email.js';
 import { cursorPage, type CursorPageQuery } from '../http/cursor-pagination.js';
 import { ApiError, notFound, ValidationErrors } from '../http/errors.js';
 import { checkOutboundUrl, OutboundAddressRefused } from '../net/outbound-guard.js';
-import { targetOf } from './deliver.js';
 import { webhookExamples } from './examples.js';
 import { WEBHOOK_ID, newWebhookId } from './ids.js';
 import {
@@ -22,7 +21,7 @@ import {
   type InvocationStatusFilter,
 } from './repo.js';
 import { WebhookSecretUnavailable, type WebhookSecrets } from './secrets.js';
-import { sendWebhookRequest, type HeaderList, type WebhookTarget } from './send.js';
+import { sendWebhookRequest, targetOf, type HeaderList, type WebhookTarget } from './send.js';
 import { newSigningSecret, TEST_SIGNING_SECRET } from './signing.js';
 
 /** The event types a webhook can subscribe to (the live stream's, and delivery failures). */
