@@ -53,6 +53,9 @@ import { createTicketsService } from './tickets/service.js';
 import { ticketsRoutes } from './tickets/routes.js';
 import { createUsersService } from './users/service.js';
 import { usersRoutes } from './users/routes.js';
+import { webhooksRoutes } from './webhooks/routes.js';
+import { WebhookSecrets } from './webhooks/secrets.js';
+import { createWebhooksService } from './webhooks/service.js';
 
 export interface AppOptions {
   db: Kysely<Database>;
@@ -73,6 +76,8 @@ export interface AppOptions {
   secretBox?: SecretBox | null;
   /** OUTBOUND_ALLOW_PRIVATE: let URLs set through the API (Teams service_url) be private addresses. */
   outboundAllowPrivate?: boolean;
+  /** WEBHOOK_ALLOW_PRIVATE: webhook endpoints may be plain http and private or loopback addresses. */
+  webhookAllowPrivate?: boolean;
   /** Slack's Web API base (a loopback fake in tests). */
   slackApiUrl?: string;
   /** Where Bot Framework tokens are checked against (loopback metadata and JWKS in tests). */
@@ -212,6 +217,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(ticketsRoutes, { ctx });
   await app.register(sideConversationsRoutes, { ctx });
   await app.register(integrationsRoutes, { ctx });
+  await app.register(webhooksRoutes, {
+    ctx,
+    webhooks: createWebhooksService({ db, secrets: new WebhookSecrets(db, options.secretBox ?? null), allowPrivate: options.webhookAllowPrivate ?? false }),
+  });
   const streams = new EventStreams(
     new EventHub({ db, notifications: options.notifications ?? null, pollMs: options.stream?.pollMs ?? (options.notifications ? 5000 : 1000), onError: (error) => app.log.warn({ err: error }, 'event stream: store read failed') }),
     { ...DEFAULT_STREAM_LIMITS, ...options.stream },

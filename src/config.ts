@@ -49,6 +49,8 @@ export interface Config {
   maxConnections: number;
   /** Let outbound requests to URLs from the API (Teams service_url) reach private addresses. */
   outboundAllowPrivate: boolean;
+  /** Let webhook endpoints be plain http and loopback, private or link-local addresses (local receivers, tests). */
+  webhookAllowPrivate: boolean;
   /** Side conversation creates + replies per account per 10 minutes (Zendesk: 300); 0 = off. */
   rateLimitPer10Minutes: number;
   /** Browser origins allowed to call the API (CORS_ORIGINS); null: CORS off. */
@@ -191,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     trustProxy: optional(env, 'TRUST_PROXY') === 'true',
     outboundAllowPrivate: flag(env, 'OUTBOUND_ALLOW_PRIVATE'),
+    webhookAllowPrivate: flag(env, 'WEBHOOK_ALLOW_PRIVATE'),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
     maxConnectionsPerClient: integer(env, 'MAX_CONNECTIONS_PER_CLIENT', 128, 0, 1_000_000),
     maxConnections: integer(env, 'MAX_CONNECTIONS', 4_096, 0, 1_000_000),

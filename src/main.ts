@@ -20,6 +20,8 @@ import { SecretBox } from './integrations/secret-box.js';
 import { createSlackChannel } from './channels/slack/deliver.js';
 import { createTeamsChannel } from './channels/teams/deliver.js';
 import { TeamsConnector } from './channels/teams/connector.js';
+import { createWebhookChannel } from './webhooks/deliver.js';
+import { WebhookSecrets } from './webhooks/secrets.js';
 import { Metrics } from './ops/metrics.js';
 import type { RelayObserver } from './outbox/relay-observer.js';
 import { runBackup, runRestore } from './cli/backup.js';
@@ -87,6 +89,12 @@ function createRelay(config: Config, store: Store, logger: RelayLogger, observer
         box: SecretBox.fromEnv(config.encryptionKey),
         connector: new TeamsConnector({ tokenUrl: config.teamsTokenUrl, scope: 'https://api.botframework.com/.default', allowPrivate: config.outboundAllowPrivate }),
       }),
+      webhook: createWebhookChannel({
+        db: store.db,
+        secrets: new WebhookSecrets(store.db, SecretBox.fromEnv(config.encryptionKey)),
+        allowPrivate: config.webhookAllowPrivate,
+        baseUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+      }),
     },
   });
   return { relay, sink };
@@ -142,6 +150,7 @@ async function serve(config: Config): Promise<void> {
     supportAddress: config.supportAddress,
     slackApiUrl: config.slackApiUrl,
     outboundAllowPrivate: config.outboundAllowPrivate,
+    webhookAllowPrivate: config.webhookAllowPrivate,
     connections: {
       requestTimeoutMs: config.requestTimeoutMs,
       headersTimeoutMs: Math.min(15_000, config.requestTimeoutMs),

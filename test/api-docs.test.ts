@@ -26,6 +26,10 @@ const BODILESS = [
   'delete /api/v2/api_tokens/{id} 204',
   'delete /api/v2/sideline/integrations/slack/{team_id} 204',
   'delete /api/v2/sideline/integrations/teams 204',
+  // Zendesk answers webhook updates and deletes with 204 No Content.
+  'put /api/v2/webhooks/{webhook_id} 204',
+  'patch /api/v2/webhooks/{webhook_id} 204',
+  'delete /api/v2/webhooks/{webhook_id} 204',
   // The stored file's own bytes, of whatever type it was uploaded as.
   'get /api/v2/tickets/side_conversations/attachments/{attachment_id}/download/{*} 200',
   'get /api/v2/tickets/{ticket_id}/side_conversations/{side_conversation_id}/attachments/{attachment_id}/download/{*} 200',

@@ -171,10 +171,13 @@ export interface EventMessageRecord {
 
 export type OutboxStatus = 'pending' | 'delivered' | 'failed';
 
+/** What an outbox row is delivered through: a side conversation's channel, or a webhook (migration 0009). */
+export type OutboxChannel = Exclude<SideConversationChannel, 'child_ticket'> | 'webhook';
+
 export interface OutboxTable {
   id: Generated<number>;
   account_id: number;
-  channel: SideConversationChannel;
+  channel: OutboxChannel;
   side_conversation_id: string;
   event_id: string;
   status: Generated<OutboxStatus>;
@@ -321,7 +324,70 @@ export interface ReadMarkersTable {
   last_read_at: Timestamp;
 }
 
+export type WebhookStatus = 'active' | 'inactive';
+export type WebhookAuthType = 'basic_auth' | 'bearer_token' | 'api_key';
+
+export interface WebhooksTable {
+  /** A ULID, as Zendesk's webhook ids are. */
+  id: string;
+  account_id: number;
+  name: string;
+  description: string | null;
+  endpoint: string;
+  http_method: string;
+  request_format: string;
+  status: WebhookStatus;
+  subscriptions: Json<string[]>;
+  custom_headers: Json<Record<string, string>>;
+  auth_type: WebhookAuthType | null;
+  auth_add_position: string | null;
+  /** The basic_auth user name or the api_key header name (not secret). */
+  auth_name: string | null;
+  /** The password, token or key, sealed (src/webhooks/secrets.ts). */
+  auth_secret_sealed: string | null;
+  signing_secret_sealed: string;
+  created_by: string;
+  updated_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  circuit_failures: Generated<number>;
+  circuit_open_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+/** Written by the triggers of migration 0009, in the event's transaction. */
+export interface WebhookInvocationsTable {
+  id: string;
+  seq: Generated<number>;
+  account_id: number;
+  webhook_id: string;
+  outbox_id: number;
+  event_type: string;
+  envelope_id: string;
+  side_conversation_id: string;
+  event_id: string;
+  payload: string | null;
+  created_at: Timestamp;
+}
+
+export interface WebhookInvocationAttemptsTable {
+  id: string;
+  seq: Generated<number>;
+  account_id: number;
+  invocation_id: string;
+  status: 'success' | 'failed';
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+  request_headers: Json<Array<{ key: string; value: string }>>;
+  response_headers: Json<Array<{ key: string; value: string }>>;
+  response_body: string;
+  completed_at: Timestamp;
+}
+
 export interface Database {
+  webhooks: WebhooksTable;
+  webhook_invocations: WebhookInvocationsTable;
+  webhook_invocation_attempts: WebhookInvocationAttemptsTable;
   install_secrets: InstallSecretsTable;
   console_sessions: ConsoleSessionsTable;
   read_markers: ReadMarkersTable;
@@ -364,3 +430,6 @@ export type Delivery = Selectable<DeliveriesTable>;
 export type FeedEntry = Selectable<EventFeedTable>;
 export type SlackWorkspace = Selectable<SlackWorkspacesTable>;
 export type TeamsBot = Selectable<TeamsBotsTable>;
+export type Webhook = Selectable<WebhooksTable>;
+export type WebhookInvocation = Selectable<WebhookInvocationsTable>;
+export type WebhookInvocationAttempt = Selectable<WebhookInvocationAttemptsTable>;

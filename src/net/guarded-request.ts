@@ -20,15 +20,19 @@ export interface GuardedRequestOptions {
   allowPrivate: boolean;
   requireHttps?: boolean;
   timeoutMs: number;
-  /** Largest answer read; a longer one fails the request (default 1 MB). */
+  /** Largest answer read; a longer one fails the request (default 1 MB)... */
   maxResponseBytes?: number;
+  /** ...unless this is set: then the answer is cut there, and its first bytes are the body. */
+  truncateResponse?: boolean;
+  /** The setting that allows private targets, named in refusals (default OUTBOUND_ALLOW_PRIVATE). */
+  allowSetting?: string;
 }
 
 export async function guardedRequest(url: string, options: GuardedRequestOptions): Promise<GuardedResponse> {
-  await checkOutboundUrl(url, { allowPrivate: options.allowPrivate, requireHttps: options.requireHttps ?? false });
+  await checkOutboundUrl(url, { allowPrivate: options.allowPrivate, requireHttps: options.requireHttps ?? false, ...(options.allowSetting ? { allowSetting: options.allowSetting } : {}) });
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;
-  const agent = new client.Agent({ lookup: guardedLookup(options.allowPrivate), keepAlive: false });
+  const agent = new client.Agent({ lookup: guardedLookup(options.allowPrivate, options.allowSetting), keepAlive: false });
   const maxBytes = options.maxResponseBytes ?? 1024 * 1024;
   const headers = { ...options.headers, ...(options.body !== undefined ? { 'content-length': String(Buffer.byteLength(options.body)) } : {}) };
   try {
@@ -39,6 +43,12 @@ export async function guardedRequest(url: string, options: GuardedRequestOptions
         response.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > maxBytes) {
+            if (options.truncateResponse) {
+              chunks.push(chunk.subarray(0, chunk.length - (size - maxBytes)));
+              resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
+              request.destroy();
+              return;
+            }
             request.destroy(new Error(`the answer from ${target.host} is larger than ${maxBytes} bytes`));
             return;
           }

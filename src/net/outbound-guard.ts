@@ -141,6 +141,8 @@ export function isPrivateAddress(ip: string): boolean {
 export interface OutboundUrlOptions {
   allowPrivate: boolean;
   requireHttps?: boolean;
+  /** The setting that allows private targets, named in refusals (default OUTBOUND_ALLOW_PRIVATE). */
+  allowSetting?: string;
 }
 
 /**
@@ -162,7 +164,7 @@ export async function checkOutboundUrl(url: string, options: OutboundUrlOptions)
   if (options.allowPrivate) return;
   const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
   if (net.isIP(host)) {
-    if (isPrivateAddress(host)) throw refusal(parsed.hostname, host);
+    if (isPrivateAddress(host)) throw refusal(parsed.hostname, host, options.allowSetting);
     return;
   }
   let addresses: dns.LookupAddress[];
@@ -174,13 +176,13 @@ export async function checkOutboundUrl(url: string, options: OutboundUrlOptions)
     return;
   }
   const blocked = addresses.find((entry) => isPrivateAddress(entry.address));
-  if (blocked) throw refusal(parsed.hostname, blocked.address);
+  if (blocked) throw refusal(parsed.hostname, blocked.address, options.allowSetting);
 }
 
-function refusal(hostname: string, address: string): OutboundAddressRefused {
+function refusal(hostname: string, address: string, allowSetting = 'OUTBOUND_ALLOW_PRIVATE'): OutboundAddressRefused {
   const resolved = hostname === address || `[${address}]` === hostname ? '' : ` (resolves to ${address})`;
   return new OutboundAddressRefused(
-    `The host ${hostname}${resolved} is a private, loopback or link-local address; outbound requests there are refused (set OUTBOUND_ALLOW_PRIVATE=true to allow them).`,
+    `The host ${hostname}${resolved} is a private, loopback or link-local address; outbound requests there are refused (set ${allowSetting}=true to allow them).`,
   );
 }
 
@@ -192,7 +194,7 @@ export type GuardedLookup = (hostname: string, options: dns.LookupOptions | numb
  * resolves as dns.lookup does and fails the connection when any answer is a private address.
  * (Node connects to IP literals without a lookup: checkOutboundUrl judges those first.)
  */
-export function guardedLookup(allowPrivate: boolean): GuardedLookup {
+export function guardedLookup(allowPrivate: boolean, allowSetting?: string): GuardedLookup {
   return (hostname, optionsOrCallback, maybeCallback) => {
     const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as LookupCallback;
     const options: dns.LookupOptions =
@@ -201,7 +203,7 @@ export function guardedLookup(allowPrivate: boolean): GuardedLookup {
       if (error) return callback(error, options.all ? [] : '', undefined);
       if (!allowPrivate) {
         const blocked = addresses.find((entry) => isPrivateAddress(entry.address));
-        if (blocked) return callback(refusal(hostname, blocked.address), options.all ? [] : '', undefined);
+        if (blocked) return callback(refusal(hostname, blocked.address, allowSetting), options.all ? [] : '', undefined);
       }
       if (options.all) return callback(null, addresses);
       const first = addresses[0];

@@ -1,11 +1,11 @@
 import { sql, type Kysely } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Database, SideConversationChannel } from '../db/types.js';
+import type { Database, OutboxChannel } from '../db/types.js';
 import type { PoolStats } from '../db/pglite-pool.js';
 import type { DeliveryResult, RelayObserver } from '../outbox/relay-observer.js';
 
 /** Channels whose messages go through the outbox; each gets a series even while its queue is empty. */
-const OUTBOX_CHANNELS: SideConversationChannel[] = ['email', 'slack', 'msteams'];
+const OUTBOX_CHANNELS: OutboxChannel[] = ['email', 'slack', 'msteams', 'webhook'];
 
 /** A scrape waits this long for the store; after it, the outbox gauges are left out of that scrape. */
 const STORE_QUERY_TIMEOUT_MS = 2_000;
@@ -102,7 +102,7 @@ export class Metrics {
   }
 
   readonly relayObserver: RelayObserver = {
-    deliveryRecorded: (channel: SideConversationChannel, result: DeliveryResult) => {
+    deliveryRecorded: (channel: OutboxChannel, result: DeliveryResult) => {
       if (result === 'retry') this.#retries.inc({ channel });
       else this.#deliveries.inc({ channel, result });
     },

@@ -1,8 +1,12 @@
 import type { Executor } from '../db/executor.js';
-import type { Delivery, ParticipantRecord, SideConversationChannel } from '../db/types.js';
+import type { Delivery, OutboxChannel, ParticipantRecord, SideConversationChannel } from '../db/types.js';
 
 /** Channels whose messages leave the system and so need the relay; child tickets are written in place. */
 export const OUTBOUND_CHANNELS: ReadonlySet<SideConversationChannel> = new Set(['email', 'slack', 'msteams']);
+
+function isOutbound(channel: SideConversationChannel): channel is SideConversationChannel & OutboxChannel {
+  return OUTBOUND_CHANNELS.has(channel);
+}
 
 /** How a recipient is named in delivery records: an address, or the channel it is posted to. */
 export function recipientKey(p: ParticipantRecord): string | null {
@@ -21,7 +25,7 @@ export async function emitOutbox(
   trx: Executor,
   row: { accountId: number; channel: SideConversationChannel; sideConversationId: string; eventId: string; recipients: ParticipantRecord[] },
 ): Promise<Delivery[]> {
-  if (!OUTBOUND_CHANNELS.has(row.channel)) return [];
+  if (!isOutbound(row.channel)) return [];
   const outbox = await trx
     .insertInto('outbox')
     .values({

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { groupBy } from '../db/paging.js';
-import type { Database, OutboxRow, SideConversationChannel } from '../db/types.js';
+import type { Database, OutboxChannel, OutboxRow } from '../db/types.js';
 import {
   claimDue,
   lockClaimedRow,
@@ -10,6 +10,7 @@ import {
   recordRecipient,
   releaseAllClaims,
   releaseClaims,
+  postpone,
   renewLeases,
   scheduleRetry,
 } from './repo.js';
@@ -23,8 +24,12 @@ export type DeliveryOutcome =
    * temporary refusal of that recipient alone: the row is retried for the deferred ones only).
    */
   | { kind: 'delivered'; recipients: Array<{ recipient: string; status: 'sent' | 'failed' | 'deferred'; reason?: string }> }
-  /** Try again later (4xx, connection refused, rate limited); `retryAfterMs` when the other side said when. */
-  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  /**
+   * Try again later (4xx, connection refused, rate limited); `retryAfterMs` when the other side said
+   * when. `attempted: false` when the channel did not even try (a webhook endpoint paused by its
+   * circuit breaker): the claim's attempt is given back, so waiting never uses up the row's attempts.
+   */
+  | { kind: 'retry'; reason: string; retryAfterMs?: number; attempted?: false }
   /** Never going to work (5xx, a channel that is not set up): stop and record why. */
   | { kind: 'failed'; reason: string };
 
@@ -40,7 +45,7 @@ export interface RelayLogger {
 
 export interface RelayOptions {
   db: Kysely<Database>;
-  channels: Partial<Record<SideConversationChannel, Channel>>;
+  channels: Partial<Record<OutboxChannel, Channel>>;
   logger: RelayLogger;
   batchSize?: number;
   /** How long a claim is ours; longer than any delivery can take (SMTP timeouts are 60 s). */
@@ -254,6 +259,12 @@ export class Relay {
   }
 
   async #retryOrGiveUp(trx: Kysely<Database>, row: OutboxRow, outcome: Exclude<DeliveryOutcome, { kind: 'delivered' }>): Promise<void> {
+    if (outcome.kind === 'retry' && outcome.attempted === false) {
+      const delay = outcome.retryAfterMs ?? this.#baseBackoffMs;
+      await postpone(trx, row.id, outcome.reason, delay);
+      this.#log.info({ outbox_id: row.id, channel: row.channel, retry_in_ms: delay, reason: outcome.reason }, 'delivery postponed without an attempt');
+      return;
+    }
     const giveUp = outcome.kind === 'failed' || row.attempts >= this.#maxAttempts;
     if (giveUp) {
       const reason = outcome.kind === 'failed' ? outcome.reason : `gave up after ${row.attempts} attempts: ${outcome.reason}`;

@@ -137,3 +137,17 @@ export async function scheduleRetry(trx: Executor, id: number, reason: string, d
     .where('id', '=', id)
     .execute();
 }
+
+/** Releases the row to be tried after `delayMs`, giving back the attempt its claim counted (nothing was tried). */
+export async function postpone(trx: Executor, id: number, reason: string, delayMs: number): Promise<void> {
+  await trx
+    .updateTable('outbox')
+    .set({
+      claimed_until: null,
+      last_error: reason,
+      attempts: sql`greatest(attempts - 1, 0)`,
+      next_attempt_at: sql`now() + ${interval(delayMs)}`,
+    })
+    .where('id', '=', id)
+    .execute();
+}

@@ -7,6 +7,7 @@ import * as people from './0005_people.js';
 import * as hostile from './0006_hostile.js';
 import * as eventFeed from './0007_event_feed.js';
 import * as consoleSessions from './0008_console.js';
+import * as webhooks from './0009_webhooks.js';
 
 /** Every migration, in order. One set of files serves both stores. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_hostile': hostile,
   '0007_event_feed': eventFeed,
   '0008_console': consoleSessions,
+  '0009_webhooks': webhooks,
 };
