@@ -45,7 +45,7 @@ export function seedFromTemplate(dataDir: string, template: string | undefined):
 
 /**
  * Every store made from one template would otherwise share the template's per-install secrets
- * (the key of outbound Message-IDs): each copy draws its own, before it is first used, and again at
+ * (the keys of outbound Message-IDs and webhook secrets, 32 random bytes in hex as the migrations make them): each copy draws its own, before it is first used, and again at
  * the next start if it was stopped before it could. Migrations that seed a secret keep it in
  * `install_secrets`, so this covers them all.
  */
