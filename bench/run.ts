@@ -4,7 +4,8 @@
  *
  * env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 64; 16 is always reported too),
  *      BENCH_FULL=1 (adds the 1M growth level on PostgreSQL), BENCH_RELAY_N (default 500),
- *      BENCH_ONLY=throughput,auth,relay,growth (default all), BENCH_PROFILE=1 (CPU profile of the
+ *      BENCH_ONLY=startup,throughput,auth,relay,stream,webhooks,growth (default all),
+ *      BENCH_STARTUP_RUNS (5), BENCH_STREAMS (100), BENCH_STREAM_WRITES (200), BENCH_WEBHOOK_N (500), BENCH_PROFILE=1 (CPU profile of the
  *      PostgreSQL server during the throughput workloads), BENCH_PG_URL (default
  *      postgres://postgres@127.0.0.1:5432/postgres)
  */
@@ -23,6 +24,7 @@ import { renderText, writeReport, type Flatness, type LoadRow, type Report, type
 import { conversationOf, countConversations, seedContext, seedConversations } from './lib/seed.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, HOST, api, basic, burst, startBaseline, startInProcess, startSideline, type Server } from './lib/sideline.js';
 import { startSmtpSink, type SinkKind } from './lib/smtp-sink.js';
+import { startupFigures, streamFigures, webhookFigures } from './lib/live.js';
 import { backendPids, createStore, liveStores, postgresReachable, type BenchStore } from './lib/stores.js';
 
 // ---------------------------------------------------------------- settings
@@ -44,7 +46,11 @@ const FULL = process.env['BENCH_FULL'] === '1';
 const RELAY_N = intEnv('BENCH_RELAY_N', 500, 1, 100_000);
 const PROFILE = process.env['BENCH_PROFILE'] === '1';
 const QUIET_WAIT = intEnv('BENCH_QUIET_WAIT', 0, 0, 600);
-const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'throughput,auth,relay,growth').split(',').map((s) => s.trim()));
+const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'startup,throughput,auth,relay,stream,webhooks,growth').split(',').map((s) => s.trim()));
+const STARTUP_RUNS = intEnv('BENCH_STARTUP_RUNS', 5, 1, 50);
+const STREAMS = intEnv('BENCH_STREAMS', 100, 1, 2000);
+const STREAM_WRITES = intEnv('BENCH_STREAM_WRITES', 200, 1, 100_000);
+const WEBHOOK_N = intEnv('BENCH_WEBHOOK_N', 500, 1, 100_000);
 const RESULTS_DIR = process.env['BENCH_RESULTS_DIR'] || join(ROOT, 'bench', 'results');
 const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
 
@@ -79,6 +85,7 @@ const report: Report = {
   relay: [],
   rss: [],
   flatness: [],
+  figures: [],
   targets: [],
   notes: [],
 };
@@ -516,6 +523,12 @@ function computeTargets(pgSkipped: string | null): void {
         detail: `${f.p50To.toFixed(2)} ms at ${f.toLevel.toLocaleString('en-US')} vs ${f.p50From.toFixed(2)} ms at 1,000 = ${f.ratio.toFixed(2)}×`,
       });
   }
+  for (const which of ['existing store', 'new DATA_DIR']) {
+    const name = `npm start answers within 3 s (${which}, p50)`;
+    const f = report.figures.find((x) => x.section === 'startup' && x.name.endsWith(which));
+    if (!f) skip(name, 'not measured in this run');
+    else t.push({ name, pass: f.value <= 3000, detail: `${Math.round(f.value)} ms (${f.detail})` });
+  }
   {
     const name = `PGlite Show ≥ 2,000 req/s (${CONNECTIONS} connections)`;
     const r = row('Sideline PGlite', 'Show');
@@ -537,10 +550,26 @@ async function main(): Promise<void> {
   }
   const authKind: StoreKind = pgProblem ? 'pglite' : 'postgres';
   try {
+    if (SECTIONS.has('startup')) {
+      log(`Start-up: npm start's command to the first answer, ${STARTUP_RUNS} times on one store and on new ones`);
+      report.figures.push(...(await startupFigures(STARTUP_RUNS)));
+    }
     if (SECTIONS.has('throughput') || SECTIONS.has('auth')) {
       for (const kind of kinds) await throughputSection(kind, SECTIONS.has('auth') && kind === authKind);
     }
     if (SECTIONS.has('relay')) for (const kind of kinds) await relaySection(kind);
+    if (SECTIONS.has('stream')) {
+      for (const kind of kinds) {
+        log(`Stream ${STORE_LABEL[kind]}: ${STREAM_WRITES} creates to ${STREAMS} open streams`);
+        await withStore(kind, 'stream', async (store) => report.figures.push(...(await streamFigures(store, STREAMS, STREAM_WRITES, 16))));
+      }
+    }
+    if (SECTIONS.has('webhooks')) {
+      for (const kind of kinds) {
+        log(`Webhooks ${STORE_LABEL[kind]}: ${WEBHOOK_N} deliveries drained into a loopback receiver`);
+        await withStore(kind, 'webhooks', async (store) => report.figures.push(...(await webhookFigures(store, WEBHOOK_N))));
+      }
+    }
     if (SECTIONS.has('growth')) for (const kind of kinds) await growthSection(kind);
   } finally {
     report.finishedAt = new Date().toISOString();

@@ -14,9 +14,9 @@ export interface Child extends BaseChild {
   stdout(): string;
 }
 
-/** Runs `node --import tsx <script> ...args` from the repository root. */
-export function spawnTs(name: string, script: string, args: string[], env: Record<string, string | undefined>, nodeFlags: string[] = []): Child {
-  const child = spawnChild(name, script, args, env, { nodeFlags });
+/** Runs `node --import tsx <script> ...args` from the repository root (plain `node <script>` when not viaTsx). */
+export function spawnTs(name: string, script: string, args: string[], env: Record<string, string | undefined>, nodeFlags: string[] = [], viaTsx = true): Child {
+  const child = spawnChild(name, script, args, env, { nodeFlags, viaTsx });
   let stdout = '';
   child.proc.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   return Object.assign(child, { stdout: () => stdout });

@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Measured } from './load.js';
+import type { Figure } from './live.js';
 
 export interface LoadRow {
   section: 'throughput' | 'auth' | 'growth';
@@ -60,6 +61,8 @@ export interface Report {
   relay: RelayRow[];
   rss: RssRow[];
   flatness: Flatness[];
+  /** Single figures (start-up, the live stream, webhooks): see bench/lib/live.ts. */
+  figures: Figure[];
   targets: Target[];
   notes: string[];
 }
@@ -206,6 +209,14 @@ function tables(report: Report): Tables[] {
         String(r.smtpMessages),
         String(r.smtpConnections),
       ]),
+    });
+  }
+  if (report.figures.length) {
+    out.push({
+      title: 'Start-up, live stream and webhooks',
+      header: ['section', 'store', 'figure', 'value', 'unit', 'how'],
+      align: ['l', 'l', 'l', 'r', 'l', 'l'],
+      rows: report.figures.map((f) => [f.section, f.store, f.name, f.unit === 'ms' ? ms(f.value) : num(f.value, 1), f.unit, f.detail]),
     });
   }
   if (report.rss.length) {

@@ -1,6 +1,7 @@
 import type { Executor } from '../db/executor.js';
 import type { Notifications } from '../db/notifications.js';
 import type { FeedEntry } from '../db/types.js';
+import { presentFeed, type PresentedFeedEntry } from './presenter.js';
 import { feedAfter, sequenceFeed } from './repo.js';
 
 /** The channel the feed triggers notify on (migration 0007); the payload is the account id. */
@@ -8,11 +9,38 @@ export const FEED_CHANNEL = 'sideline_feed';
 
 const PAGE = 500;
 
+/**
+ * New feed rows, and their presentation read from the store once for every subscriber that shows
+ * them with the same base URL (a hundred open streams cost one read per batch, not a hundred).
+ */
+export class FeedBatch {
+  readonly #db: Executor;
+  readonly #accountId: number;
+  readonly #presented = new Map<string, Promise<PresentedFeedEntry[]>>();
+  constructor(
+    db: Executor,
+    accountId: number,
+    readonly entries: FeedEntry[],
+  ) {
+    this.#db = db;
+    this.#accountId = accountId;
+  }
+
+  presented(base: string): Promise<PresentedFeedEntry[]> {
+    let presented = this.#presented.get(base);
+    if (!presented) {
+      presented = presentFeed(this.#db, this.#accountId, this.entries, base);
+      this.#presented.set(base, presented);
+    }
+    return presented;
+  }
+}
+
 /** Something told about new feed rows: a stream connection. */
 export interface FeedSubscriber {
   readonly accountId: number;
   /** Called synchronously with each new batch, in position order, no batch twice. */
-  onBatch(entries: FeedEntry[]): void;
+  onBatch(batch: FeedBatch): void;
 }
 
 interface AccountState {
@@ -131,7 +159,8 @@ export class EventHub {
       const rows = await feedAfter(this.#db, accountId, state.last, PAGE);
       if (rows.length === 0) return;
       state.last = rows[rows.length - 1]!.position!;
-      for (const subscriber of [...state.subscribers]) subscriber.onBatch(rows);
+      const batch = new FeedBatch(this.#db, accountId, rows);
+      for (const subscriber of [...state.subscribers]) subscriber.onBatch(batch);
       if (rows.length < PAGE) return;
     }
   }

@@ -19,10 +19,16 @@ export interface FeedMessage {
  * Feed rows as stream messages. The side conversation is shown as it is now (as Show would answer),
  * the event with its current deliveries. A row whose conversation is gone (a deleted ticket) is skipped.
  */
-export async function presentFeed(db: Executor, accountId: number, entries: FeedEntry[], base: string): Promise<Array<{ entry: FeedEntry; message: FeedMessage }>> {
+/** A feed row and the message a stream sends for it. */
+export interface PresentedFeedEntry {
+  entry: FeedEntry;
+  message: FeedMessage;
+}
+
+export async function presentFeed(db: Executor, accountId: number, entries: FeedEntry[], base: string): Promise<PresentedFeedEntry[]> {
   if (entries.length === 0) return [];
   const details = await feedDetails(db, accountId, entries);
-  const out: Array<{ entry: FeedEntry; message: FeedMessage }> = [];
+  const out: PresentedFeedEntry[] = [];
   for (const entry of entries) {
     const sc = details.sideConversations.get(entry.side_conversation_id);
     const event = details.events.get(entry.event_id);

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FeedEntry } from '../db/types.js';
-import type { EventHub, FeedSubscriber } from './hub.js';
-import { presentFeed, sseMessage } from './presenter.js';
+import type { EventHub, FeedBatch, FeedSubscriber } from './hub.js';
+import { presentFeed, sseMessage, type PresentedFeedEntry } from './presenter.js';
 import { feedAfter } from './repo.js';
 
 export interface StreamLimits {
@@ -23,6 +23,17 @@ declare module 'fastify' {
 }
 
 const CATCH_UP_PAGE = 200;
+
+/** The SSE text of a presented row, made once however many streams send it. */
+const sseTexts = new WeakMap<PresentedFeedEntry, string>();
+function sseText(item: PresentedFeedEntry): string {
+  let text = sseTexts.get(item);
+  if (text === undefined) {
+    text = sseMessage(item.entry, item.message);
+    sseTexts.set(item, text);
+  }
+  return text;
+}
 /** Batches queued for presenting before the connection stops taking them from memory and re-reads the store. */
 const MAX_QUEUED_BATCHES = 50;
 
@@ -84,7 +95,7 @@ export class StreamConnection implements FeedSubscriber {
     this.#enqueue(() => this.#catchUp());
   }
 
-  onBatch(entries: FeedEntry[]): void {
+  onBatch(batch: FeedBatch): void {
     if (this.#closed || this.#catchingUp) return;
     if (this.#queued >= MAX_QUEUED_BATCHES) {
       // Presenting cannot keep up: drop what is queued in memory and read it back from the store.
@@ -96,7 +107,7 @@ export class StreamConnection implements FeedSubscriber {
     this.#enqueue(async () => {
       this.#queued -= 1;
       if (this.#catchingUp) return;
-      await this.#send(entries.filter((e) => e.position! > this.#cursor));
+      await this.#send(batch.entries.filter((e) => e.position! > this.#cursor), batch);
     });
   }
 
@@ -128,12 +139,19 @@ export class StreamConnection implements FeedSubscriber {
   }
 
   /** Writes the rows this stream shows and moves the cursor past all of them. */
-  async #send(rows: FeedEntry[]): Promise<void> {
+  /** Sends `rows`, presented by the batch they came in (shared with the other streams) or, catching up, here. */
+  async #send(rows: FeedEntry[], batch?: FeedBatch): Promise<void> {
     if (rows.length === 0) return;
     const shown = this.#ticketId === undefined ? rows : rows.filter((r) => r.ticket_id === this.#ticketId);
-    const presented = await presentFeed(this.#hub.db, this.accountId, shown, this.#base);
+    let presented: PresentedFeedEntry[];
+    if (batch) {
+      const wanted = new Set(shown);
+      presented = shown.length === 0 ? [] : (await batch.presented(this.#base)).filter((p) => wanted.has(p.entry));
+    } else {
+      presented = await presentFeed(this.#hub.db, this.accountId, shown, this.#base);
+    }
     let text = '';
-    for (const { entry, message } of presented) text += sseMessage(entry, message);
+    for (const item of presented) text += sseText(item);
     if (text) this.#write(text);
     this.#cursor = Math.max(this.#cursor, rows[rows.length - 1]!.position!);
   }
