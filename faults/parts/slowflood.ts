@@ -122,6 +122,12 @@ export async function slowFloodPart(options: { short: boolean }): Promise<void> 
     // Warm: the admin's Basic header is verified once and cached, as in normal use.
     await rawRequest(port, { method: 'GET', target: '/api/v2/tickets?per_page=5', headers: [['Authorization', ADMIN_AUTH]] });
 
+    // Warm the server's code paths (JIT, pools) so the baseline is not its first seconds.
+    let warming = true;
+    const warmed = sleep(2_000).then(() => (warming = false));
+    await normalTraffic(port, 4, () => warming);
+    await warmed;
+
     let baselineOn = true;
     const baselineDone = sleep(sizes.baselineMs).then(() => (baselineOn = false));
     const baseline = await normalTraffic(port, 4, () => baselineOn);

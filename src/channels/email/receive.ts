@@ -14,11 +14,13 @@ import { recordReply } from '../../side-conversations/thread.js';
 import { senderIsVouchedFor } from './sender-identity.js';
 import { tokenFromAddress } from './threading.js';
 
-/** A message we will not take, with the answer for each door it came through. */
+/** Why a message is not taken; each door (SMTP listener, HTTP route) turns it into its own answer. */
+export type InboundRefusalReason = 'header-too-large' | 'malformed' | 'unknown-reply-address' | 'unthreaded' | 'no-sender' | 'not-participant' | 'empty';
+
+/** A message we will not take. */
 export class InboundRefusal extends Error {
   constructor(
-    readonly smtpCode: number,
-    readonly httpStatus: number,
+    readonly reason: InboundRefusalReason,
     message: string,
   ) {
     super(message);
@@ -73,7 +75,7 @@ async function headerSection(raw: RawMessage): Promise<Buffer> {
     head = Buffer.concat([head, chunk as Buffer]);
     const end = endOfHeader(head, from);
     if (end !== -1) return head.subarray(0, end);
-    if (head.length > MAX_HEADER_BYTES) throw new InboundRefusal(552, 413, `The header section is over ${MAX_HEADER_BYTES} bytes`);
+    if (head.length > MAX_HEADER_BYTES) throw new InboundRefusal('header-too-large', `The header section is over ${MAX_HEADER_BYTES} bytes`);
   }
   return head; // a message that is all header
 }
@@ -82,7 +84,7 @@ async function parse(source: Buffer | Readable): Promise<ParsedMail> {
   try {
     return await simpleParser(source, { skipImageLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
   } catch (error) {
-    throw new InboundRefusal(554, 422, `Malformed message: ${error instanceof Error ? error.message : String(error)}`);
+    throw new InboundRefusal('malformed', `Malformed message: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -114,7 +116,7 @@ async function findThread(db: Kysely<Database>, mail: ParsedMail, envelopeRecipi
     const token = tokenFromAddress(address, inboundDomain);
     if (!token) continue;
     const sc = await db.selectFrom('side_conversations').selectAll().where('reply_token', '=', token).executeTakeFirst();
-    if (!sc) throw new InboundRefusal(550, 422, `Unknown reply address ${address}`);
+    if (!sc) throw new InboundRefusal('unknown-reply-address', `Unknown reply address ${address}`);
     return { sc, byToken: true };
   }
   const ids = referencedIds(mail);
@@ -128,7 +130,7 @@ async function findThread(db: Kysely<Database>, mail: ParsedMail, envelopeRecipi
     const distinct = new Map(matches.map((m) => [m.id, m]));
     if (distinct.size === 1) return { sc: [...distinct.values()][0]!, byToken: false };
   }
-  throw new InboundRefusal(550, 422, 'This message does not answer any side conversation');
+  throw new InboundRefusal('unthreaded', 'This message does not answer any side conversation');
 }
 
 /**
@@ -141,7 +143,7 @@ async function findThread(db: Kysely<Database>, mail: ParsedMail, envelopeRecipi
 export async function receiveEmail(deps: InboundDeps, raw: RawMessage, envelope: { rcptTo: string[] } = { rcptTo: [] }): Promise<InboundResult> {
   const mail = await parse(await headerSection(raw));
   const sender = mail.from?.value.find((a) => a.address)?.address?.trim();
-  if (!sender || !isEmailAddress(sender)) throw new InboundRefusal(550, 422, 'The message has no valid From address');
+  if (!sender || !isEmailAddress(sender)) throw new InboundRefusal('no-sender', 'The message has no valid From address');
   const senderAddress: string = sender.toLowerCase();
   const senderName = mail.from?.value.find((a) => a.address)?.name?.toWellFormed().replace(/[\r\n\u0000-\u001f]+/g, ' ').trim() || null;
 
@@ -159,7 +161,7 @@ export async function receiveEmail(deps: InboundDeps, raw: RawMessage, envelope:
   const participants = (await participantsOf(deps.db, accountId, [sc.id])).get(sc.id) ?? [];
   const isParticipant = participants.some((p) => p.email?.toLowerCase() === sender.toLowerCase());
   if (!byToken && !isParticipant) {
-    throw new InboundRefusal(550, 422, `${sender} is not a participant of this side conversation`);
+    throw new InboundRefusal('not-participant', `${sender} is not a participant of this side conversation`);
   }
 
   // Only now is the body read: the message threads, and its sender may write to the conversation.
@@ -167,7 +169,7 @@ export async function receiveEmail(deps: InboundDeps, raw: RawMessage, envelope:
   const fullText = (whole.text ?? (typeof whole.html === 'string' ? htmlToText(whole.html) : '')).replace(/\u0000/g, '');
   const body = visibleReplyText(fullText).toWellFormed();
   const files = (whole.attachments ?? []).slice(0, MAX_INBOUND_ATTACHMENTS);
-  if (!body && files.length === 0) throw new InboundRefusal(550, 422, 'The message has no text and no attachments');
+  if (!body && files.length === 0) throw new InboundRefusal('empty', 'The message has no text and no attachments');
 
   // Bytes are stored before the transaction (they may be large); the transaction binds them.
   const attachmentIds: string[] = [];

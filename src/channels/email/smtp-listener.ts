@@ -7,7 +7,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
 import type { RelayLogger } from '../../outbox/relay.js';
-import { InboundRefusal, receiveEmail, type InboundDeps } from './receive.js';
+import { InboundRefusal, receiveEmail, type InboundDeps, type InboundRefusalReason } from './receive.js';
 import { tokenFromAddress } from './threading.js';
 
 export interface SmtpListenerOptions extends InboundDeps {
@@ -26,6 +26,17 @@ export const DEFAULT_INBOUND_SMTP_MAX_CLIENTS = 20;
 const MAX_RECIPIENTS = 50;
 const MAX_MESSAGES_PER_SESSION = 100;
 const MAX_REFUSED_RECIPIENTS = 10;
+
+/** The SMTP answer to each refusal: 552 too big, 554 unreadable, 550 not for us (RFC 5321 §4.2.3). */
+const SMTP_CODE: Record<InboundRefusalReason, number> = {
+  'header-too-large': 552,
+  malformed: 554,
+  'unknown-reply-address': 550,
+  unthreaded: 550,
+  'no-sender': 550,
+  'not-participant': 550,
+  empty: 550,
+};
 
 function smtpError(code: number, message: string): Error & { responseCode: number } {
   return Object.assign(new Error(message), { responseCode: code });
@@ -126,8 +137,8 @@ export function createSmtpListener(options: SmtpListenerOptions): SMTPServer {
           return [null, result.duplicate ? 'Already received' : 'Recorded'];
         } catch (error) {
           if (!(error instanceof InboundRefusal)) throw error;
-          logger.warn({ reason: error.message }, 'inbound mail refused');
-          return [smtpError(error.smtpCode, error.message)];
+          logger.warn({ reason: error.reason, detail: error.message }, 'inbound mail refused');
+          return [smtpError(SMTP_CODE[error.reason], error.message)];
         }
       });
     });
