@@ -242,4 +242,15 @@ describe(`uploads memory (${STORE_KIND}, \`sideline serve\`, ATTACHMENT_STORE=di
     const stored = (await filesUnder(join(dir, 'attachments'))).filter((f) => !f.endsWith('.tmp'));
     assert.equal(stored.length, UPLOADS + 1);
   });
+
+  it('over real HTTP, a file just over ATTACHMENT_MAX_BYTES is cut off with 413 while streaming and leaves no file', async () => {
+    assert.equal((await streamUpload(server.port, auth, 'before.bin', 1000)).status, 201);
+    const files = await filesUnder(join(dir, 'attachments'));
+    // 25 MiB is the default limit; the declared length is within the multipart allowance, so the body is read.
+    const refused = await streamUpload(server.port, auth, 'too-big.bin', 25 * 1024 * 1024 + 30_000);
+    assert.equal(refused.status, 413);
+    assert.deepEqual(refused.body as unknown, { error: 'PayloadTooLarge', description: 'Attachments are limited to 26214400 bytes' });
+    assert.deepEqual(await filesUnder(join(dir, 'attachments')), files, 'no file and no temporary file left');
+    assert.equal((await streamUpload(server.port, auth, 'after.bin', 1000)).status, 201, 'the next upload is taken');
+  });
 });
