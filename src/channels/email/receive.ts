@@ -69,13 +69,20 @@ function endOfHeader(bytes: Buffer, from: number): number {
  * decided from it, so mail we refuse is never parsed (its attachments never decoded into memory).
  */
 async function headerSection(raw: RawMessage): Promise<Buffer> {
+  const tooLarge = () => new InboundRefusal('header-too-large', `The header section is over ${MAX_HEADER_BYTES} bytes`);
+  if (Buffer.isBuffer(raw)) {
+    const end = endOfHeader(raw, 0);
+    const head = end === -1 ? raw : raw.subarray(0, end);
+    if (head.length > MAX_HEADER_BYTES) throw tooLarge();
+    return head;
+  }
   let head = Buffer.alloc(0);
   for await (const chunk of openRaw(raw)) {
     const from = Math.max(0, head.length - 2);
     head = Buffer.concat([head, chunk as Buffer]);
     const end = endOfHeader(head, from);
+    if (end > MAX_HEADER_BYTES || (end === -1 && head.length > MAX_HEADER_BYTES)) throw tooLarge();
     if (end !== -1) return head.subarray(0, end);
-    if (head.length > MAX_HEADER_BYTES) throw new InboundRefusal('header-too-large', `The header section is over ${MAX_HEADER_BYTES} bytes`);
   }
   return head; // a message that is all header
 }
