@@ -5,14 +5,18 @@
  *   2. two API processes and two relays on one PostgreSQL: every request answered right, every
  *      outbox row delivered exactly once (a loopback SMTP sink counts Message-IDs);
  *   3. bad input: a generated corpus of malformed and hostile requests against every endpoint;
- *   4. outage: a private PostgreSQL restarted and killed under load (writes kept, relays drain exactly once).
- * FAULTS_SHORT=1 is the short form CI runs. FAULTS_ONLY=crash,multi,badinput,outage picks parts.
+ *   4. outage: a private PostgreSQL restarted and killed under load (writes kept, relays drain exactly once);
+ *   5. slowflood: hundreds of slow sockets from one address beside normal traffic (still answered);
+ *   6. loginflood: wrong-password floods from several addresses beside real logins (429, real logins pass).
+ * FAULTS_SHORT=1 is the short form CI runs. FAULTS_ONLY=crash,multi,badinput,outage,slowflood,loginflood picks parts.
  * The last line is `N passed, M failed` (fault checks); the exit code is non-zero on any failure.
  */
 import { crashPart } from './parts/crash.js';
 import { multiPart } from './parts/multi.js';
 import { badInputPart } from './parts/badinput.js';
 import { outagePart } from './parts/outage.js';
+import { slowFloodPart } from './parts/slowflood.js';
+import { loginFloodPart } from './parts/loginflood.js';
 import { destroyAllClusters } from './lib/private-pg.js';
 import { killAllChildren } from './lib/procs.js';
 import { dropAllCreated, postgresReachable, PG_SERVER_URL } from './lib/pg.js';
@@ -20,7 +24,7 @@ import { allResults, check, log, summaryLine } from './lib/report.js';
 import { removeTempDirs } from './lib/sideline.js';
 
 const SHORT = process.env['FAULTS_SHORT'] === '1';
-const ONLY = new Set((process.env['FAULTS_ONLY'] ?? 'crash,multi,badinput,outage').split(',').map((s) => s.trim()).filter(Boolean));
+const ONLY = new Set((process.env['FAULTS_ONLY'] ?? 'crash,multi,badinput,outage,slowflood,loginflood').split(',').map((s) => s.trim()).filter(Boolean));
 const STORES = new Set((process.env['FAULTS_STORES'] ?? 'pglite,postgres').split(',').map((s) => s.trim()));
 
 async function part(name: string, fn: () => Promise<void>): Promise<void> {
@@ -70,6 +74,9 @@ async function main(): Promise<void> {
     }
     // A private cluster of its own: not FAULTS_PG_URL, so it runs whether or not that one answers.
     if (ONLY.has('outage') && STORES.has('postgres')) await part('outage', () => outagePart({ short: SHORT }));
+    // Both floods are about the HTTP edge and the login throttle, not the store: the embedded one serves.
+    if (ONLY.has('slowflood')) await part('slowflood', () => slowFloodPart({ short: SHORT }));
+    if (ONLY.has('loginflood')) await part('loginflood', () => loginFloodPart({ short: SHORT }));
   } finally {
     killAllChildren();
     await destroyAllClusters();

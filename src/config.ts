@@ -27,6 +27,8 @@ export interface Config {
   inboundSmtpHost: string;
   inboundEmailSecret: string | undefined;
   inboundMaxBytes: number;
+  /** Inbound SMTP sessions open at once (INBOUND_SMTP_MAX_CLIENTS); more are answered 421 at connect. */
+  inboundSmtpMaxClients: number;
   /** The authserv-id of the receiving MX whose Authentication-Results vouch for senders; unset: none does. */
   inboundTrustedAuthservId: string | undefined;
   /** Run the outbox relay inside `serve` (default) or leave it to `sideline relay` processes. */
@@ -178,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inboundEmailSecret: inboundSecret,
     inboundTrustedAuthservId: trustedAuthservId,
     inboundMaxBytes: integer(env, 'INBOUND_MAX_BYTES', 30 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    inboundSmtpMaxClients: integer(env, 'INBOUND_SMTP_MAX_CLIENTS', 20, 1, 10_000),
     relayInServe: relay === 'on',
     relayPollMs: integer(env, 'RELAY_POLL_MS', 1000, 10, 600_000),
     relayLeaseMs: integer(env, 'RELAY_LEASE_MS', 300_000, 1_000, 24 * 3600_000),

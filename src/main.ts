@@ -196,6 +196,7 @@ async function serve(config: Config): Promise<void> {
         inboundDomain: config.inboundDomain,
         trustedAuthservId: config.inboundTrustedAuthservId,
         maxBytes: config.inboundMaxBytes,
+        maxClients: config.inboundSmtpMaxClients,
         logger: app.log.child({ component: 'smtp' }),
       });
   if (listener) {

@@ -1206,13 +1206,13 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     assert.ok(sc.participants.some((p) => p.user_id === colleague.id && p.email === colleague.email), 'the sender joined the conversation');
   });
 
-  it('threading by In-Reply-To alone: taken from a participant, refused with 550 for anyone else', async () => {
+  it('threading by In-Reply-To alone (to the support address, where a reply that drops Reply-To goes): taken from a participant, refused with 550 for anyone else', async () => {
     const conv = await conversationWithVendor('Header threading');
     const eventsBefore = (await eventsOf(t, conv.ticketId, conv.scId)).length;
     const stranger = await sendSmtp(port, {
-      envelope: { from: 'stranger@example.com', to: `support@${INBOUND_DOMAIN}` },
+      envelope: { from: 'stranger@example.com', to: SUPPORT_ADDRESS },
       from: 'stranger@example.com',
-      to: `support@${INBOUND_DOMAIN}`,
+      to: SUPPORT_ADDRESS,
       subject: `Re: ${conv.subject}`,
       inReplyTo: conv.messageId,
       text: 'I was not invited but here I am.',
@@ -1222,9 +1222,9 @@ describe(`inbound email by SMTP (${STORE_KIND})`, () => {
     assert.equal((await eventsOf(t, conv.ticketId, conv.scId)).length, eventsBefore);
 
     const participant = await sendSmtp(port, {
-      envelope: { from: 'vendor@example.com', to: `support@${INBOUND_DOMAIN}` },
+      envelope: { from: 'vendor@example.com', to: SUPPORT_ADDRESS },
       from: '"Vendor Person" <vendor@example.com>',
-      to: `support@${INBOUND_DOMAIN}`,
+      to: SUPPORT_ADDRESS,
       subject: `Re: ${conv.subject}`,
       inReplyTo: conv.messageId,
       text: 'Answering without the reply address.',

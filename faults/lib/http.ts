@@ -65,6 +65,8 @@ export interface RawRequest {
   contentLength?: 'auto' | 'none' | string;
   /** Half-close the socket after writing (the server sees the end of the request stream). */
   endAfterWrite?: boolean;
+  /** The client address to connect from (any 127.x.y.z on Linux), so a server sees several clients. */
+  localAddress?: string;
 }
 
 export interface RawResponse {
@@ -138,7 +140,8 @@ export function rawRequest(port: number, request: RawRequest | Buffer, timeoutMs
   const endAfterWrite = Buffer.isBuffer(request) ? false : request.endAfterWrite === true;
   const started = Date.now();
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const localAddress = Buffer.isBuffer(request) ? undefined : request.localAddress;
+    const socket = connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
     let data = Buffer.alloc(0);
     let settled = false;
     const finish = (failure?: string) => {

@@ -51,3 +51,15 @@ export function clip(value: unknown, max = 160): string {
   const printable = text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return printable.length > max ? `${printable.slice(0, max)}… (${text.length} chars)` : printable;
 }
+
+/** The p-th percentile (0–100, nearest rank) of `values`; NaN when there are none. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** `p50 X ms, p99 Y ms (n N)` of latencies in milliseconds. */
+export function latencySummary(ms: readonly number[]): string {
+  return `p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms (n ${ms.length})`;
+}

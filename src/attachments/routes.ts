@@ -2,15 +2,15 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
-import { badRequest, invalidField, payloadTooLarge } from '../http/errors.js';
+import { ApiError, badRequest, invalidField, payloadTooLarge } from '../http/errors.js';
 import { ErrorResponses, IntegerId } from '../http/schemas.js';
 import { withExamples } from '../http/docs.js';
 import { sideConversationExamples } from '../side-conversations/examples.js';
 import { IdempotencyHeaders, idempotentRequest, sendAnswer } from '../http/idempotency.js';
-import { createHash } from 'node:crypto';
 import { UploadSchema } from '../side-conversations/schemas.js';
 import { contentDisposition } from './files.js';
 import { attachmentContentUrl, presentUpload } from './presenter.js';
+import type { StagedUpload } from './service.js';
 
 const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 
@@ -37,30 +37,42 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; max
       // Refuse before reading when even the declared size cannot fit the quota.
       if (declared > 64 * 1024) await attachments.checkQuota(me.accountId, declared - 64 * 1024);
       if (!request.isMultipart()) throw invalidField('file', 'File: send the file as multipart/form-data in the field "file"');
-      let file: { name: string; bytes: Buffer } | undefined;
+      // The file streams to the blob store as it arrives (see attachments.stage), never whole in memory.
+      let staged: StagedUpload | undefined;
       try {
         for await (const part of request.parts()) {
           if (part.type !== 'file') continue;
-          if (part.fieldname === 'file' && !file) {
-            file = { name: part.filename, bytes: await part.toBuffer() };
+          if (part.fieldname === 'file' && !staged) {
+            staged = await attachments.stage({ accountId: me.accountId, fileName: part.filename, source: part.file, maxBytes, withinQuota: true });
+            // Multipart cuts a file off at the limit too (and says so only by `truncated`).
+            if (part.file.truncated) throw payloadTooLarge(`Attachments are limited to ${maxBytes} bytes`);
           } else {
             part.file.resume(); // one file per upload: others are read past, not kept
           }
         }
       } catch (error) {
+        if (staged) await attachments.discard(staged);
+        if (error instanceof ApiError) throw error;
         const status = (error as { statusCode?: number }).statusCode;
         if (status === 413) throw payloadTooLarge(`Attachments are limited to ${maxBytes} bytes`);
         throw badRequest('InvalidMultipart', `The multipart body could not be read: ${error instanceof Error ? error.message : String(error)}`);
       }
-      if (!file) throw invalidField('file', 'File: is required (multipart field "file")', 'BlankValue');
-      const uploaded = file;
+      if (!staged) throw invalidField('file', 'File: is required (multipart field "file")', 'BlankValue');
+      const upload = staged;
+      let recorded = false;
       // The same file under the same name is the same request (a multipart boundary may differ between retries).
-      const asked = { file_name: uploaded.name, sha256: createHash('sha256').update(uploaded.bytes).digest('hex') };
-      const answer = await idempotency.run(idempotentRequest(request, asked), async () => {
-        await attachments.checkQuota(me.accountId, uploaded.bytes.length);
-        const row = await attachments.upload({ accountId: me.accountId, uploaderId: me.userId, fileName: uploaded.name, bytes: uploaded.bytes });
-        return { status: 201, body: presentUpload(row, ctx.baseUrl(request)) };
-      });
+      const asked = { file_name: upload.fileName, sha256: upload.sha256 };
+      const answer = await idempotency
+        .run(idempotentRequest(request, asked), async () => {
+          await attachments.checkQuota(me.accountId, upload.size);
+          const row = await attachments.record(upload, me.userId);
+          recorded = true;
+          return { status: 201, body: presentUpload(row, ctx.baseUrl(request)) };
+        })
+        .finally(async () => {
+          // Refused, failed or replayed: these bytes are nobody's.
+          if (!recorded) await attachments.discard(upload).catch(() => undefined);
+        });
       return sendAnswer(reply, answer);
     },
   );

@@ -1,9 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { Attachment, Database } from '../db/types.js';
 import { notFound, payloadTooLarge, ValidationErrors } from '../http/errors.js';
-import { sanitizeFileName, sniffFile } from './files.js';
+import { sanitizeFileName, sniffFile, type SniffedFile } from './files.js';
 import { bindAttachments, findAttachment, insertAttachment, lockUnboundAttachments } from './repo.js';
 import { newStorageKey, type BlobStore } from './storage.js';
 
@@ -43,6 +45,56 @@ export async function bindAttachmentsToMessage(
   }));
 }
 
+/**
+ * How much of the start of a file is kept to sniff it: file-type reads a few KiB at most, and a
+ * JPEG's dimensions may come after a large EXIF block. The rest streams by.
+ */
+const SNIFF_BYTES = 256 * 1024;
+
+/** Counts, hashes and keeps the start of the bytes on their way to the blob store; refuses past `limit`. */
+class UploadMeter extends Transform {
+  size = 0;
+  readonly #hash: Hash = createHash('sha256');
+  readonly #head: Buffer[] = [];
+  #headBytes = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly refusal: () => Error,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) return callback(this.refusal());
+    this.#hash.update(chunk);
+    if (this.#headBytes < SNIFF_BYTES) {
+      this.#head.push(chunk);
+      this.#headBytes += chunk.length;
+    }
+    callback(null, chunk);
+  }
+
+  head(): Buffer {
+    return Buffer.concat(this.#head).subarray(0, SNIFF_BYTES);
+  }
+
+  sha256(): string {
+    return this.#hash.digest('hex');
+  }
+}
+
+/** Bytes in the blob store that no row names yet: recorded by `record`, or removed by `discard`. */
+export interface StagedUpload {
+  accountId: number;
+  fileName: string;
+  storageKey: string;
+  size: number;
+  sha256: string;
+  sniffed: SniffedFile;
+}
+
 /** Unbound uploads older than this are swept (their message never came). */
 export const UNBOUND_UPLOAD_MAX_AGE_MS = 24 * 3600_000;
 
@@ -53,31 +105,80 @@ export function createAttachmentsService({ db, blobs, quotaBytes = 0 }: { db: Ky
     return { attachment: row, bytes };
   }
 
+  async function usedBytes(accountId: number): Promise<number> {
+    const row = await db.selectFrom('attachments').select((eb) => eb.fn.coalesce(eb.fn.sum<string>('size'), eb.val(0)).as('used')).where('account_id', '=', accountId).executeTakeFirstOrThrow();
+    return Number(row.used);
+  }
+
+  const quotaRefusal = (used: number, incoming: string) =>
+    payloadTooLarge(`This account's attachment storage quota is ${quotaBytes} bytes (ATTACHMENT_QUOTA_BYTES); ${used} bytes are stored, so this upload of ${incoming} bytes does not fit.`);
+
+  /**
+   * Streams a file into the blob store, counting, hashing and sniffing it on the way. Past
+   * `maxBytes`, or past what is left of the account's quota (when `withinQuota`), the stream is cut
+   * off with a 413 and nothing is left behind; memory holds a stream buffer and the sniffed start.
+   */
+  async function stage(input: { accountId: number; fileName: string | undefined; source: Readable; maxBytes?: number; withinQuota?: boolean }): Promise<StagedUpload> {
+    const maxBytes = input.maxBytes ?? Number.POSITIVE_INFINITY;
+    const used = input.withinQuota && quotaBytes > 0 ? await usedBytes(input.accountId) : 0;
+    const left = input.withinQuota && quotaBytes > 0 ? Math.max(0, quotaBytes - used) : Number.POSITIVE_INFINITY;
+    const meter = new UploadMeter(Math.min(maxBytes, left), () =>
+      left < maxBytes ? quotaRefusal(used, `more than ${left}`) : payloadTooLarge(`Attachments are limited to ${maxBytes} bytes`),
+    );
+    const storageKey = newStorageKey();
+    const [fed, stored] = await Promise.allSettled([pipeline(input.source, meter), blobs.put(storageKey, meter)]);
+    if (fed.status === 'rejected' || stored.status === 'rejected') {
+      // Both usually fail with the same error; the refusal (or the client's failure) is the one to tell.
+      await blobs.delete(storageKey).catch(() => undefined);
+      throw fed.status === 'rejected' ? fed.reason : (stored as PromiseRejectedResult).reason;
+    }
+    return {
+      accountId: input.accountId,
+      fileName: sanitizeFileName(input.fileName),
+      storageKey,
+      size: meter.size,
+      sha256: meter.sha256(),
+      sniffed: await sniffFile(meter.head()),
+    };
+  }
+
+  /** The row of staged bytes (or, when that fails, the bytes removed). */
+  async function record(staged: StagedUpload, uploaderId: number | null): Promise<Attachment> {
+    try {
+      return await insertAttachment(db, {
+        id: randomUUID(),
+        account_id: staged.accountId,
+        uploader_id: uploaderId,
+        file_name: staged.fileName,
+        content_type: staged.sniffed.contentType,
+        size: staged.size,
+        width: staged.sniffed.width,
+        height: staged.sniffed.height,
+        sha256: staged.sha256,
+        storage_key: staged.storageKey,
+        ticket_id: null,
+        side_conversation_id: null,
+        event_id: null,
+      });
+    } catch (error) {
+      await blobs.delete(staged.storageKey).catch(() => undefined);
+      throw error;
+    }
+  }
+
   return {
+    stage,
+    record,
+
+    /** Staged bytes that will not be recorded (a refused or replayed upload). */
+    async discard(staged: StagedUpload): Promise<void> {
+      await blobs.delete(staged.storageKey);
+    },
+
+    /** A file already in memory (an inbound email's attachment, bounded by INBOUND_MAX_BYTES). */
     async upload(input: { accountId: number; uploaderId: number | null; fileName: string | undefined; bytes: Buffer }): Promise<Attachment> {
-      const sniffed = await sniffFile(input.bytes);
-      const key = newStorageKey();
-      await blobs.put(key, input.bytes);
-      try {
-        return await insertAttachment(db, {
-          id: randomUUID(),
-          account_id: input.accountId,
-          uploader_id: input.uploaderId,
-          file_name: sanitizeFileName(input.fileName),
-          content_type: sniffed.contentType,
-          size: input.bytes.length,
-          width: sniffed.width,
-          height: sniffed.height,
-          sha256: createHash('sha256').update(input.bytes).digest('hex'),
-          storage_key: key,
-          ticket_id: null,
-          side_conversation_id: null,
-          event_id: null,
-        });
-      } catch (error) {
-        await blobs.delete(key).catch(() => undefined);
-        throw error;
-      }
+      const staged = await stage({ accountId: input.accountId, fileName: input.fileName, source: Readable.from([input.bytes]) });
+      return record(staged, input.uploaderId);
     },
 
     /**
@@ -97,12 +198,8 @@ export function createAttachmentsService({ db, blobs, quotaBytes = 0 }: { db: Ky
      */
     async checkQuota(accountId: number, incomingBytes: number): Promise<void> {
       if (quotaBytes <= 0) return;
-      const used = Number((await db.selectFrom('attachments').select((eb) => eb.fn.coalesce(eb.fn.sum<string>('size'), eb.val(0)).as('used')).where('account_id', '=', accountId).executeTakeFirstOrThrow()).used);
-      if (used + incomingBytes > quotaBytes) {
-        throw payloadTooLarge(
-          `This account's attachment storage quota is ${quotaBytes} bytes (ATTACHMENT_QUOTA_BYTES); ${used} bytes are stored, so this upload of ${incomingBytes} bytes does not fit.`,
-        );
-      }
+      const used = await usedBytes(accountId);
+      if (used + incomingBytes > quotaBytes) throw quotaRefusal(used, String(incomingBytes));
     },
 
     /** Deletes uploads never bound to a message and older than `olderThan`, rows and bytes; returns how many. */

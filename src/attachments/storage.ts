@@ -1,13 +1,20 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.js';
 
 /** Where attachment bytes live. Keys are ours (random), never derived from client input. */
 export interface BlobStore {
   readonly kind: 'disk' | 'database';
-  put(key: string, bytes: Buffer): Promise<void>;
+  /**
+   * Stores what `source` yields under `key` once it has ended. When the source fails (a limit, a
+   * client gone), nothing is left under the key or beside it, and the promise rejects with its error.
+   */
+  put(key: string, source: Readable): Promise<void>;
   get(key: string): Promise<Buffer | null>;
   delete(key: string): Promise<void>;
 }
@@ -33,12 +40,18 @@ export class DiskBlobStore implements BlobStore {
     return join(this.#root, key);
   }
 
-  async put(key: string, bytes: Buffer): Promise<void> {
+  /** Streamed to a temporary file beside the key, renamed into place once complete. */
+  async put(key: string, source: Readable): Promise<void> {
     const path = this.#path(key);
     await mkdir(dirname(path), { recursive: true });
     const temp = `${path}.${process.pid}.tmp`;
-    await writeFile(temp, bytes, { mode: 0o600 });
-    await rename(temp, path);
+    try {
+      await pipeline(source, createWriteStream(temp, { mode: 0o600, flags: 'wx' }));
+      await rename(temp, path);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
   }
 
   async get(key: string): Promise<Buffer | null> {
@@ -60,8 +73,14 @@ export class DatabaseBlobStore implements BlobStore {
   readonly kind = 'database' as const;
   constructor(private readonly db: Kysely<Database>) {}
 
-  async put(key: string, bytes: Buffer): Promise<void> {
-    await this.db.insertInto('attachment_blobs').values({ storage_key: key, bytes }).execute();
+  /**
+   * One bytea value, so the bytes are gathered in memory first: at most ATTACHMENT_MAX_BYTES per
+   * upload (the source is cut off there), where the disk store holds only a stream buffer.
+   */
+  async put(key: string, source: Readable): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of source) chunks.push(chunk as Buffer);
+    await this.db.insertInto('attachment_blobs').values({ storage_key: key, bytes: Buffer.concat(chunks) }).execute();
   }
 
   async get(key: string): Promise<Buffer | null> {

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import EmailReplyParser from 'email-reply-parser';
@@ -12,11 +14,13 @@ import { recordReply } from '../../side-conversations/thread.js';
 import { senderIsVouchedFor } from './sender-identity.js';
 import { tokenFromAddress } from './threading.js';
 
-/** A message we will not take, with the answer for each door it came through. */
+/** Why a message is not taken; each door (SMTP listener, HTTP route) turns it into its own answer. */
+export type InboundRefusalReason = 'header-too-large' | 'malformed' | 'unknown-reply-address' | 'unthreaded' | 'no-sender' | 'not-participant' | 'empty';
+
+/** A message we will not take. */
 export class InboundRefusal extends Error {
   constructor(
-    readonly smtpCode: number,
-    readonly httpStatus: number,
+    readonly reason: InboundRefusalReason,
     message: string,
   ) {
     super(message);
@@ -40,6 +44,56 @@ export interface InboundResult {
 }
 
 const MAX_INBOUND_ATTACHMENTS = 20;
+
+/** A raw RFC 822 message: in memory (the HTTP route, at most INBOUND_MAX_BYTES) or spooled to a file (the SMTP listener). */
+export type RawMessage = Buffer | { path: string };
+
+/** More header than any real message carries (References of a long thread are a few KiB). */
+const MAX_HEADER_BYTES = 1024 * 1024;
+
+function openRaw(raw: RawMessage): Readable {
+  return Buffer.isBuffer(raw) ? Readable.from([raw]) : createReadStream(raw.path);
+}
+
+/** Where the header section ends (after its blank line), or -1. */
+function endOfHeader(bytes: Buffer, from: number): number {
+  for (let i = bytes.indexOf(10, from); i !== -1; i = bytes.indexOf(10, i + 1)) {
+    if (bytes[i + 1] === 10) return i + 2;
+    if (bytes[i + 1] === 13 && bytes[i + 2] === 10) return i + 3;
+  }
+  return -1;
+}
+
+/**
+ * The header section alone, read without the body: whether a message threads and who sent it is
+ * decided from it, so mail we refuse is never parsed (its attachments never decoded into memory).
+ */
+async function headerSection(raw: RawMessage): Promise<Buffer> {
+  const tooLarge = () => new InboundRefusal('header-too-large', `The header section is over ${MAX_HEADER_BYTES} bytes`);
+  if (Buffer.isBuffer(raw)) {
+    const end = endOfHeader(raw, 0);
+    const head = end === -1 ? raw : raw.subarray(0, end);
+    if (head.length > MAX_HEADER_BYTES) throw tooLarge();
+    return head;
+  }
+  let head = Buffer.alloc(0);
+  for await (const chunk of openRaw(raw)) {
+    const from = Math.max(0, head.length - 2);
+    head = Buffer.concat([head, chunk as Buffer]);
+    const end = endOfHeader(head, from);
+    if (end > MAX_HEADER_BYTES || (end === -1 && head.length > MAX_HEADER_BYTES)) throw tooLarge();
+    if (end !== -1) return head.subarray(0, end);
+  }
+  return head; // a message that is all header
+}
+
+async function parse(source: Buffer | Readable): Promise<ParsedMail> {
+  try {
+    return await simpleParser(source, { skipImageLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
+  } catch (error) {
+    throw new InboundRefusal('malformed', `Malformed message: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
 
 function addressesOf(field: AddressObject | AddressObject[] | undefined): string[] {
   if (!field) return [];
@@ -69,7 +123,7 @@ async function findThread(db: Kysely<Database>, mail: ParsedMail, envelopeRecipi
     const token = tokenFromAddress(address, inboundDomain);
     if (!token) continue;
     const sc = await db.selectFrom('side_conversations').selectAll().where('reply_token', '=', token).executeTakeFirst();
-    if (!sc) throw new InboundRefusal(550, 422, `Unknown reply address ${address}`);
+    if (!sc) throw new InboundRefusal('unknown-reply-address', `Unknown reply address ${address}`);
     return { sc, byToken: true };
   }
   const ids = referencedIds(mail);
@@ -83,7 +137,7 @@ async function findThread(db: Kysely<Database>, mail: ParsedMail, envelopeRecipi
     const distinct = new Map(matches.map((m) => [m.id, m]));
     if (distinct.size === 1) return { sc: [...distinct.values()][0]!, byToken: false };
   }
-  throw new InboundRefusal(550, 422, 'This message does not answer any side conversation');
+  throw new InboundRefusal('unthreaded', 'This message does not answer any side conversation');
 }
 
 /**
@@ -93,15 +147,10 @@ async function findThread(db: Kysely<Database>, mail: ParsedMail, envelopeRecipi
  * - by In-Reply-To/References only: the sender must already be a participant.
  * A Message-ID seen before is acknowledged without a second event.
  */
-export async function receiveEmail(deps: InboundDeps, raw: Buffer, envelope: { rcptTo: string[] } = { rcptTo: [] }): Promise<InboundResult> {
-  let mail: ParsedMail;
-  try {
-    mail = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
-  } catch (error) {
-    throw new InboundRefusal(554, 422, `Malformed message: ${error instanceof Error ? error.message : String(error)}`);
-  }
+export async function receiveEmail(deps: InboundDeps, raw: RawMessage, envelope: { rcptTo: string[] } = { rcptTo: [] }): Promise<InboundResult> {
+  const mail = await parse(await headerSection(raw));
   const sender = mail.from?.value.find((a) => a.address)?.address?.trim();
-  if (!sender || !isEmailAddress(sender)) throw new InboundRefusal(550, 422, 'The message has no valid From address');
+  if (!sender || !isEmailAddress(sender)) throw new InboundRefusal('no-sender', 'The message has no valid From address');
   const senderAddress: string = sender.toLowerCase();
   const senderName = mail.from?.value.find((a) => a.address)?.name?.toWellFormed().replace(/[\r\n\u0000-\u001f]+/g, ' ').trim() || null;
 
@@ -119,13 +168,15 @@ export async function receiveEmail(deps: InboundDeps, raw: Buffer, envelope: { r
   const participants = (await participantsOf(deps.db, accountId, [sc.id])).get(sc.id) ?? [];
   const isParticipant = participants.some((p) => p.email?.toLowerCase() === sender.toLowerCase());
   if (!byToken && !isParticipant) {
-    throw new InboundRefusal(550, 422, `${sender} is not a participant of this side conversation`);
+    throw new InboundRefusal('not-participant', `${sender} is not a participant of this side conversation`);
   }
 
-  const fullText = (mail.text ?? (typeof mail.html === 'string' ? htmlToText(mail.html) : '')).replace(/\u0000/g, '');
+  // Only now is the body read: the message threads, and its sender may write to the conversation.
+  const whole = await parse(openRaw(raw));
+  const fullText = (whole.text ?? (typeof whole.html === 'string' ? htmlToText(whole.html) : '')).replace(/\u0000/g, '');
   const body = visibleReplyText(fullText).toWellFormed();
-  const files = (mail.attachments ?? []).slice(0, MAX_INBOUND_ATTACHMENTS);
-  if (!body && files.length === 0) throw new InboundRefusal(550, 422, 'The message has no text and no attachments');
+  const files = (whole.attachments ?? []).slice(0, MAX_INBOUND_ATTACHMENTS);
+  if (!body && files.length === 0) throw new InboundRefusal('empty', 'The message has no text and no attachments');
 
   // Bytes are stored before the transaction (they may be large); the transaction binds them.
   const attachmentIds: string[] = [];
