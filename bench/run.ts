@@ -4,7 +4,8 @@
  *
  * env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 64; 16 is always reported too),
  *      BENCH_FULL=1 (adds the 1M growth level on PostgreSQL), BENCH_RELAY_N (default 500),
- *      BENCH_ONLY=startup,throughput,auth,relay,stream,webhooks,growth (default all),
+ *      BENCH_ONLY=startup,throughput,ceiling,auth,relay,stream,webhooks,growth (default all; ceiling
+ *      needs throughput and PostgreSQL),
  *      BENCH_STARTUP_RUNS (5), BENCH_STREAMS (100), BENCH_STREAM_WRITES (200), BENCH_WEBHOOK_N (500), BENCH_PROFILE=1 (CPU profile of the
  *      PostgreSQL server during the throughput workloads), BENCH_PG_URL (default
  *      postgres://postgres@127.0.0.1:5432/postgres)
@@ -25,6 +26,7 @@ import { conversationOf, countConversations, seedContext, seedConversations } fr
 import { ADMIN_EMAIL, ADMIN_PASSWORD, HOST, api, basic, burst, startBaseline, startInProcess, startSideline, type Server } from './lib/sideline.js';
 import { startSmtpSink, type SinkKind } from './lib/smtp-sink.js';
 import { startupFigures, streamFigures, webhookFigures } from './lib/live.js';
+import { pgbench, pgbenchMissing, stackCeiling } from './lib/ceiling.js';
 import { backendPids, createStore, liveStores, postgresReachable, type BenchStore } from './lib/stores.js';
 
 // ---------------------------------------------------------------- settings
@@ -46,7 +48,7 @@ const FULL = process.env['BENCH_FULL'] === '1';
 const RELAY_N = intEnv('BENCH_RELAY_N', 500, 1, 100_000);
 const PROFILE = process.env['BENCH_PROFILE'] === '1';
 const QUIET_WAIT = intEnv('BENCH_QUIET_WAIT', 0, 0, 600);
-const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'startup,throughput,auth,relay,stream,webhooks,growth').split(',').map((s) => s.trim()));
+const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'startup,throughput,ceiling,auth,relay,stream,webhooks,growth').split(',').map((s) => s.trim()));
 const STARTUP_RUNS = intEnv('BENCH_STARTUP_RUNS', 5, 1, 50);
 const STREAMS = intEnv('BENCH_STREAMS', 100, 1, 2000);
 const STREAM_WRITES = intEnv('BENCH_STREAM_WRITES', 200, 1, 100_000);
@@ -86,6 +88,7 @@ const report: Report = {
   rss: [],
   flatness: [],
   figures: [],
+  ceilings: [],
   targets: [],
   notes: [],
 };
@@ -258,12 +261,85 @@ async function throughputSection(kind: StoreKind, runAuth: boolean): Promise<voi
           }
         }
         if (SECTIONS.has('throughput')) recordRss(`${label} (serve, throughput workloads)`, server);
+        if (kind === 'postgres' && SECTIONS.has('throughput') && SECTIONS.has('ceiling')) await ceilingSection(store, fixtures, server);
       },
     );
     if (flags.length) await summariseProfile(label);
     if (runAuth) await authSection(store, fixtures);
     if (kind === 'pglite' && SECTIONS.has('throughput')) await readCacheOffSection(store, fixtures);
   });
+}
+
+/** The pgbench script of each workload that has one (bench/pgbench/), and its variables. */
+const CEILING_SCRIPTS: Record<string, { script: string; vars: (f: Fixtures, ids: { account: number; user: number }) => Record<string, string | number> }> = {
+  Show: { script: 'show.sql', vars: (f, ids) => ({ account: ids.account, ticket: f.show.ticketId, sc: f.show.id }) },
+  'List (50)': { script: 'list.sql', vars: (f, ids) => ({ account: ids.account, ticket: f.list.ticketId }) },
+  'Events list (20)': { script: 'events.sql', vars: (f, ids) => ({ account: ids.account, ticket: f.events.ticketId, sc: f.events.id }) },
+  'Create (email)': {
+    script: 'create.sql',
+    vars: (f, ids) => {
+      const tickets = f.createPaths.map((p) => Number(/tickets\/(\d+)\//.exec(p)![1]));
+      return { account: ids.account, user: ids.user, first_ticket: Math.min(...tickets), tickets: Math.max(...tickets) - Math.min(...tickets) + 1 };
+    },
+  },
+};
+
+/**
+ * PostgreSQL: each workload beside its stack ceiling — bare Fastify answering a body of the
+ * workload's own size, and pgbench doing the workload's database work — at the same client counts.
+ */
+async function ceilingSection(store: BenchStore, fixtures: Fixtures, sideline: Server): Promise<void> {
+  const missing = await pgbenchMissing();
+  if (missing) {
+    report.notes.push(`pgbench not found (${missing}): no stack ceilings`);
+    return;
+  }
+  const s = await store.open(1);
+  let ids: { account: number; user: number };
+  try {
+    const user = await s.db.selectFrom('users').select(['id', 'account_id']).where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
+    ids = { account: user.account_id, user: user.id };
+  } finally {
+    await s.close();
+  }
+  for (const w of WORKLOADS) {
+    const ceiling = CEILING_SCRIPTS[w.name];
+    if (!ceiling) {
+      report.notes.push(`Stack ceiling: no pgbench script for ${w.name} yet`);
+      continue;
+    }
+    // The HTTP half: a bare server answering what this workload answers, byte for byte in size.
+    const sample = await api(sideline.port, w.method, w.paths(fixtures)[0]!, w.body ? JSON.parse(w.body) : undefined);
+    const bytes = Buffer.byteLength(sample.text);
+    const http = new Map<number, number>();
+    await withServer(
+      () => startBaseline(bytes),
+      async (server) => {
+        for (const connections of CONNECTION_SET) {
+          const result = await measure(`baseline ${bytes} B (for ${w.name})`, server, spec(server, 'GET', ['/api/v2/tickets/1/side_conversations/00000000-0000-4000-8000-000000000000.json'], connections), null);
+          http.set(connections, result.requestsPerSecond);
+        }
+      },
+    );
+    for (const connections of CONNECTION_SET) {
+      log(`pgbench ${ceiling.script}, ${connections} clients, ${DURATION} s`);
+      const db = await pgbench(store.database!, ceiling.script, ceiling.vars(fixtures, ids), connections, DURATION);
+      const a = http.get(connections)!;
+      const row = report.rows.find((r) => r.section === 'throughput' && r.server === 'Sideline PostgreSQL' && r.workload === w.name && r.connections === connections);
+      const limit = stackCeiling(a, db.tps);
+      report.ceilings.push({
+        workload: w.name,
+        connections,
+        bodyBytes: bytes,
+        httpPerSecond: a,
+        databasePerSecond: db.tps,
+        databaseFailed: db.failed,
+        ceiling: limit,
+        sideline: row?.result.requestsPerSecond ?? null,
+        ratio: row ? row.result.requestsPerSecond / limit : null,
+      });
+    }
+  }
 }
 
 /**
@@ -522,6 +598,13 @@ function computeTargets(pgSkipped: string | null): void {
         pass: f.ratio <= 1.5,
         detail: `${f.p50To.toFixed(2)} ms at ${f.toLevel.toLocaleString('en-US')} vs ${f.p50From.toFixed(2)} ms at 1,000 = ${f.ratio.toFixed(2)}×`,
       });
+  }
+  for (const c of report.ceilings) {
+    t.push({
+      name: `PostgreSQL ${c.workload} ≥ 80% of its stack ceiling (${c.connections} connections)`,
+      pass: c.ratio === null ? null : c.ratio >= 0.8,
+      detail: `${c.sideline === null ? '-' : Math.round(c.sideline)} req/s of a ${Math.round(c.ceiling)} ceiling (Fastify ${Math.round(c.httpPerSecond)}/s at ${c.bodyBytes} B, pgbench ${Math.round(c.databasePerSecond)} tps)`,
+    });
   }
   for (const which of ['existing store', 'new DATA_DIR']) {
     const name = `npm start answers within 3 s (${which}, p50)`;

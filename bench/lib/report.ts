@@ -34,6 +34,20 @@ export interface RssRow {
   peakMiB: number | null;
 }
 
+export interface CeilingRow {
+  workload: string;
+  connections: number;
+  bodyBytes: number;
+  /** Bare Fastify answering bodyBytes. */
+  httpPerSecond: number;
+  /** pgbench running the workload's database work. */
+  databasePerSecond: number;
+  databaseFailed: number;
+  ceiling: number;
+  sideline: number | null;
+  ratio: number | null;
+}
+
 export interface Target {
   name: string;
   /** null: not measured (skipped). */
@@ -63,6 +77,8 @@ export interface Report {
   flatness: Flatness[];
   /** Single figures (start-up, the live stream, webhooks): see bench/lib/live.ts. */
   figures: Figure[];
+  /** Each workload beside its stack ceiling (PostgreSQL): see bench/lib/ceiling.ts. */
+  ceilings: CeilingRow[];
   targets: Target[];
   notes: string[];
 }
@@ -208,6 +224,23 @@ function tables(report: Report): Tables[] {
         num(r.perSecond, 1),
         String(r.smtpMessages),
         String(r.smtpConnections),
+      ]),
+    });
+  }
+  if (report.ceilings.length) {
+    out.push({
+      title: 'PostgreSQL: each workload against its stack ceiling, 1 / (1/Fastify + 1/pgbench)',
+      header: ['workload', 'conns', 'body B', 'Fastify req/s', 'pgbench tps', 'ceiling', 'Sideline req/s', 'of ceiling'],
+      align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      rows: report.ceilings.map((c) => [
+        c.workload,
+        String(c.connections),
+        String(c.bodyBytes),
+        num(c.httpPerSecond),
+        num(c.databasePerSecond) + (c.databaseFailed ? ` (${c.databaseFailed} failed)` : ''),
+        num(c.ceiling),
+        num(c.sideline),
+        c.ratio === null ? '-' : pct(c.ratio * 100),
       ]),
     });
   }

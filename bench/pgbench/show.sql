@@ -1,0 +1,2 @@
+-- Show: the one read the service sends (the conversation with its participants as JSON). Variables: account, ticket, sc.
+SELECT sc.*, (SELECT coalesce(json_agg(agg), '[]') FROM (SELECT p.user_id, p.name, p.email, p.slack_workspace_id, p.slack_channel_id, p.support_group_id, p.support_agent_id, p.msteams_channel_id FROM side_conversation_participants AS p WHERE p.account_id = sc.account_id AND p.side_conversation_id = sc.id ORDER BY p.position) AS agg) AS participants FROM side_conversations AS sc WHERE sc.account_id = :account AND sc.ticket_id = :ticket AND sc.id = :sc;
