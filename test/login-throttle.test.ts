@@ -107,6 +107,31 @@ describe('LoginThrottle', () => {
     assert.deepEqual(throttle.load, { running: 0, queued: 0 });
   });
 
+  it('takes waiting checks in turn by client address: a sign-in from elsewhere overtakes a flood, whose excess is refused', async () => {
+    const { throttle } = throttleAt({ maxConcurrent: 1, maxQueued: 100, maxQueuedPerAddress: 4, perEmail: 1000, perAddress: 1000 });
+    const order: string[] = [];
+    const releases: Array<() => void> = [];
+    const slow = (label: string) => () =>
+      new Promise<boolean>((resolve) => {
+        order.push(label);
+        releases.push(() => resolve(false));
+      });
+    const flood = (address: string, i: number) =>
+      throttle.attempt({ accountId: 1, email: `victim${i}@example.com`, clientAddress: address }, slow(`${address}#${i}`));
+    const pending = [0, 1, 2, 3, 4].map((i) => flood('10.0.0.1', i));
+    pending.push(...[0, 1].map((i) => flood('10.0.0.2', i)));
+    // 10.0.0.1 has one running and four waiting: its sixth is refused at once, without waiting.
+    await refusal(flood('10.0.0.1', 5));
+    pending.push(throttle.attempt({ accountId: 1, email: 'agent@example.com', clientAddress: '192.0.2.7' }, slow('agent')));
+    while (releases.length > 0 || throttle.load.queued > 0) {
+      releases.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(pending);
+    // Each address in turn: the agent waits for one check of each flooding address, not for all of them.
+    assert.deepEqual(order, ['10.0.0.1#0', '10.0.0.1#1', '10.0.0.2#0', 'agent', '10.0.0.1#2', '10.0.0.2#1', '10.0.0.1#3', '10.0.0.1#4']);
+  });
+
   it('keeps a bounded number of keys', async () => {
     const { throttle } = throttleAt({ maxKeys: 10, perEmail: 1, perAddress: 1000 });
     await throttle.attempt({ accountId: 1, email: 'first@example.com' }, wrong);

@@ -10,6 +10,8 @@ export interface LoginThrottleOptions {
   maxConcurrent?: number;
   /** Verifications allowed to wait; beyond that a new one is refused at once rather than queued. */
   maxQueued?: number;
+  /** Of those, how many one client address may have waiting (its next is refused at once). */
+  maxQueuedPerAddress?: number;
   /** Bound on the number of remembered keys of each kind (oldest dropped first). */
   maxKeys?: number;
   now?: () => number;
@@ -38,9 +40,11 @@ interface Window {
  * hashing, so a locked flood costs a map lookup. Unknown emails count exactly as wrong passwords
  * (the caller spends the same hash on both), so the answers tell nothing about who exists.
  *
- * Every check of a credential not already known runs through one bounded queue: a flood of wrong
- * passwords waits behind itself, while a re-check of a known-good header takes the front lane, and
- * headers already cached never come here at all. State is per process; each process of a
+ * Every check of a credential not already known waits its turn in a bounded queue that is fair
+ * between client addresses: each address has its own lane and the lanes take turns, so a flood of
+ * wrong passwords from a few addresses waits behind itself while a sign-in from anywhere else waits
+ * for at most one check per flooding address. A re-check of a known-good header takes the front
+ * lane, and headers already cached never come here at all. State is per process; each process of a
  * PostgreSQL deployment throttles on its own.
  */
 export class LoginThrottle {
@@ -49,13 +53,16 @@ export class LoginThrottle {
   readonly #windowMs: number;
   readonly #maxConcurrent: number;
   readonly #maxQueued: number;
+  readonly #maxQueuedPerAddress: number;
   readonly #maxKeys: number;
   readonly #now: () => number;
   readonly #byEmail = new Map<string, Window>();
   readonly #byAddress = new Map<string, Window>();
   #running = 0;
   readonly #knownLane: Array<() => void> = [];
-  readonly #unknownLane: Array<() => void> = [];
+  /** Waiting checks of never-seen credentials by client address, served in turn (Map order is the rotation). */
+  readonly #unknownLanes = new Map<string, Array<() => void>>();
+  #unknownQueued = 0;
 
   constructor(options: LoginThrottleOptions = {}) {
     this.#perEmail = options.perEmail ?? 10;
@@ -63,6 +70,7 @@ export class LoginThrottle {
     this.#windowMs = options.windowMs ?? 15 * 60_000;
     this.#maxConcurrent = options.maxConcurrent ?? 2;
     this.#maxQueued = options.maxQueued ?? 256;
+    this.#maxQueuedPerAddress = options.maxQueuedPerAddress ?? 32;
     this.#maxKeys = options.maxKeys ?? 100_000;
     this.#now = options.now ?? Date.now;
   }
@@ -74,7 +82,7 @@ export class LoginThrottle {
   async attempt(attempt: PasswordAttempt, verify: () => Promise<boolean>): Promise<boolean> {
     const emailKey = `${attempt.accountId}\n${attempt.email.toLowerCase()}`;
     if (!attempt.known) this.#refuseIfLocked(emailKey, attempt.clientAddress);
-    const ok = await this.#inTurn(attempt.known === true, verify);
+    const ok = await this.#inTurn(attempt.known === true, attempt.clientAddress ?? '', verify);
     if (attempt.known) return ok;
     if (ok) this.#byEmail.delete(emailKey);
     else {
@@ -86,7 +94,7 @@ export class LoginThrottle {
 
   /** How many verifications run and wait now (for tests and diagnostics). */
   get load(): { running: number; queued: number } {
-    return { running: this.#running, queued: this.#knownLane.length + this.#unknownLane.length };
+    return { running: this.#running, queued: this.#knownLane.length + this.#unknownQueued };
   }
 
   #refuseIfLocked(emailKey: string, address: string | undefined): void {
@@ -132,21 +140,42 @@ export class LoginThrottle {
     }
   }
 
-  async #inTurn<T>(known: boolean, work: () => Promise<T>): Promise<T> {
+  async #inTurn<T>(known: boolean, address: string, work: () => Promise<T>): Promise<T> {
     if (this.#running >= this.#maxConcurrent) {
-      const lane = known ? this.#knownLane : this.#unknownLane;
-      if (!known && lane.length >= this.#maxQueued) throw tooManyRequests('Too many sign-in attempts at once. Try again shortly.', 1);
-      await new Promise<void>((resolve) => lane.push(resolve));
+      if (known) {
+        await new Promise<void>((resolve) => this.#knownLane.push(resolve));
+      } else {
+        const lane = this.#unknownLanes.get(address) ?? [];
+        if (this.#unknownQueued >= this.#maxQueued || lane.length >= this.#maxQueuedPerAddress) {
+          throw tooManyRequests('Too many sign-in attempts at once. Try again shortly.', 1);
+        }
+        if (lane.length === 0) this.#unknownLanes.set(address, lane);
+        this.#unknownQueued += 1;
+        await new Promise<void>((resolve) => lane.push(resolve));
+      }
     } else {
       this.#running += 1;
     }
     try {
       return await work();
     } finally {
-      // The slot passes straight to the next waiter (known ones first), or is freed.
-      const next = this.#knownLane.shift() ?? this.#unknownLane.shift();
+      // The slot passes straight to the next waiter (known ones first, then the next address in
+      // turn), or is freed.
+      const next = this.#knownLane.shift() ?? this.#nextUnknown();
       if (next) next();
       else this.#running -= 1;
     }
+  }
+
+  /** The first waiter of the address whose turn it is; that address then goes to the back of the rotation. */
+  #nextUnknown(): (() => void) | undefined {
+    const turn = this.#unknownLanes.entries().next();
+    if (turn.done) return undefined;
+    const [address, lane] = turn.value;
+    const next = lane.shift();
+    this.#unknownLanes.delete(address);
+    if (lane.length > 0) this.#unknownLanes.set(address, lane);
+    this.#unknownQueued -= 1;
+    return next;
   }
 }
