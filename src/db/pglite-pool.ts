@@ -14,6 +14,7 @@ export class PGlitePool implements PostgresPool, Notifications {
   #pglite!: PGlite;
   readonly #onWrite: () => void;
   readonly #started: Promise<void>;
+  #isStarted = false;
   #tail: Promise<void> = Promise.resolve();
   #ended = false;
   /** Checkouts waiting for the instance, and whether one holds it (for metrics). */
@@ -26,14 +27,18 @@ export class PGlitePool implements PostgresPool, Notifications {
    * `onWrite` is called as any statement but a plain SELECT is sent (see ReadCache).
    */
   constructor(pglite: PGlite | Promise<PGlite>, onWrite: () => void = () => undefined) {
-    this.#started = Promise.resolve(pglite).then((started) => void (this.#pglite = started));
+    this.#started = Promise.resolve(pglite).then((started) => {
+      this.#pglite = started;
+      this.#isStarted = true;
+    });
     this.#started.catch(() => undefined); // reported by the checkouts that wait for it
     this.#onWrite = onWrite;
   }
 
   async connect(): Promise<PostgresPoolClient> {
     if (this.#ended) throw new Error('the embedded store is closed');
-    await this.#started;
+    // Once started, a checkout joins the queue in the same turn it asks (the waiting count is exact).
+    if (!this.#isStarted) await this.#started;
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const previous = this.#tail;
