@@ -37,9 +37,15 @@ export const FormRow = styled.div`
   }
 `;
 
-/** Tables scroll inside their box on a narrow screen instead of widening the page. */
+/** Tables scroll inside their box on a narrow screen (squeezed, their columns would overlap) instead of widening the page. */
 export const Scroll = styled.div`
   overflow-x: auto;
+  table {
+    min-width: 720px;
+  }
+  td {
+    overflow-wrap: anywhere;
+  }
 `;
 
 /**
