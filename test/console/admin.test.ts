@@ -1,9 +1,9 @@
 /**
  * The console's admin pages in a real browser against a real Sideline process: Users (create an
- * agent who then signs in, deactivate one whose session is then refused, reset a password), Groups
- * (members), API tokens (shown once, working with Basic email/token, revoked), Integrations (Slack
- * and Teams, then offered in the New side conversation form), what an agent sees instead, and
- * axe-core on each page.
+ * agent who then signs in, deactivate one whose session is then refused, reset a password),
+ * Groups (add and remove members), API tokens (shown once, working with Basic email/token,
+ * revoked), Integrations (Slack and Teams, then offered in the New side conversation form), what an
+ * agent sees instead, and axe-core on each page.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -147,6 +147,13 @@ describe(`the console's admin pages in Chromium (${STORE_KIND})`, { skip }, () =
     await group.getByRole('button', { name: 'Add member to Hardware' }).click();
     await group.getByRole('list', { name: 'Members of Hardware' }).getByText(AGENT.name).waitFor();
     assert.deepEqual(await seriousViolations(page), [], 'no serious or critical axe violation on the Groups page');
+    // The admin joins too, then leaves again.
+    await group.getByLabel('Add to Hardware').selectOption({ label: 'Administrator' });
+    await group.getByRole('button', { name: 'Add member to Hardware' }).click();
+    const memberList = group.getByRole('list', { name: 'Members of Hardware' });
+    await memberList.getByText('Administrator').waitFor();
+    await memberList.getByRole('button', { name: 'Remove Administrator from Hardware' }).click();
+    await memberList.getByText('Administrator').waitFor({ state: 'detached' });
 
     const groups = await world.apiCall<{ groups: Array<{ id: number; name: string }> }>('GET', '/api/v2/groups');
     const hardware = groups.body.groups.find((g) => g.name === 'Hardware');

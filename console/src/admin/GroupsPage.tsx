@@ -57,6 +57,10 @@ function GroupMembers({ group, staff }: { group: Group; staff: User[] }) {
       void client.invalidateQueries({ queryKey: ['group_memberships', group.id] });
     },
   });
+  const remove = useMutation({
+    mutationFn: (membership: GroupMembership) => api<void>(`/api/v2/group_memberships/${membership.id}`, { method: 'DELETE' }),
+    onSettled: () => void client.invalidateQueries({ queryKey: ['group_memberships', group.id] }),
+  });
   const submit = (e: FormEvent) => {
     e.preventDefault();
     add.mutate();
@@ -78,11 +82,17 @@ function GroupMembers({ group, staff }: { group: Group; staff: User[] }) {
         <p>No members yet.</p>
       ) : (
         <ul aria-label={`Members of ${group.name}`} style={{ display: 'flex', flexWrap: 'wrap', gap: 8, listStyle: 'none', padding: 0, margin: '0 0 12px' }}>
-          {memberships.data.group_memberships.map((m) => (
-            <li key={m.id}>
-              <Tag>{byId.get(m.user_id)?.name ?? `User #${m.user_id}`}</Tag>
-            </li>
-          ))}
+          {memberships.data.group_memberships.map((m) => {
+            const name = byId.get(m.user_id)?.name ?? `User #${m.user_id}`;
+            return (
+              <li key={m.id} style={{ display: 'flex', alignItems: 'center', gap: 4 }}>
+                <Tag size="large">{name}</Tag>
+                <Button size="small" isBasic isDanger aria-label={`Remove ${name} from ${group.name}`} disabled={remove.isPending} onClick={() => remove.mutate(m)}>
+                  Remove
+                </Button>
+              </li>
+            );
+          })}
         </ul>
       )}
       <form onSubmit={submit} style={{ display: 'flex', flexDirection: 'column', gap: 8 }}>
@@ -104,6 +114,7 @@ function GroupMembers({ group, staff }: { group: Group; staff: User[] }) {
           </Button>
         </FormRow>
         <FormError error={add.error} fields={['user_id', 'group_id']} />
+        <FormError error={remove.error} fields={[]} />
       </form>
     </Section>
   );
