@@ -136,7 +136,7 @@ describe(`the console's admin pages in Chromium (${STORE_KIND})`, { skip }, () =
     assert.equal(fresh.status(), 201);
   });
 
-  it('Groups: shows the empty state, creates a group and adds the agent to it', async () => {
+  it('Groups: shows the empty state, creates a group, adds members and removes one', async () => {
     await openAdminPage('Groups');
     await page.getByText('No groups yet').waitFor();
     await page.getByLabel('Group name').fill('Hardware');
