@@ -52,9 +52,9 @@ function CreateTokenForm() {
     setCreated(null);
     create.mutate();
   };
-  const ownerEmail = (id: number) => (id === me.id ? me.email : (staff.data?.find((u) => u.id === id)?.email ?? ''));
+  const ownerEmail = (id: number) => (id === me.id ? me.email : (staff.data?.people.find((u) => u.id === id)?.email ?? ''));
   const errors = { description: fieldError(create.error, 'description'), owner: fieldError(create.error, 'user_id') };
-  const owners = (staff.data ?? []).filter((u) => u.active !== false && !u.suspended);
+  const owners = (staff.data?.people ?? []).filter((u) => u.active !== false && !u.suspended);
   return (
     <Section aria-labelledby="create-token-heading">
       <h2 id="create-token-heading">New token</h2>
@@ -142,7 +142,7 @@ function TokensTable() {
   if (tokens.isPending) return <CenteredSpinner label="Loading API tokens" />;
   if (tokens.isError) return <ErrorState error={tokens.error} />;
   if (tokens.data.api_tokens.length === 0) return <EmptyState title="No API tokens yet">Create one above for a script or another system.</EmptyState>;
-  const owner = (id: number) => staff.data?.find((u) => u.id === id)?.name ?? `User #${id}`;
+  const owner = (id: number) => staff.data?.people.find((u) => u.id === id)?.name ?? `User #${id}`;
   return (
     <>
       <Scroll>

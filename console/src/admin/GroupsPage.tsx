@@ -136,7 +136,7 @@ export function GroupsPage() {
       ) : groups.data.groups.length === 0 ? (
         <EmptyState title="No groups yet">Create one above, then add its members.</EmptyState>
       ) : (
-        groups.data.groups.map((g) => <GroupMembers key={g.id} group={g} staff={staff.data} />)
+        groups.data.groups.map((g) => <GroupMembers key={g.id} group={g} staff={staff.data.people} />)
       )}
     </AdminPage>
   );

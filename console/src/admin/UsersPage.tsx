@@ -149,7 +149,7 @@ function PeopleTable() {
 
   if (staff.isPending) return <CenteredSpinner label="Loading people" />;
   if (staff.isError) return <ErrorState error={staff.error} />;
-  if (staff.data.length === 0) return <EmptyState title="No agents or admins yet">Add one above.</EmptyState>;
+  if (staff.data.people.length === 0) return <EmptyState title="No agents or admins yet">Add one above.</EmptyState>;
   return (
     <>
       {suspend.error ? (
@@ -170,7 +170,7 @@ function PeopleTable() {
             </Table.HeaderRow>
           </Table.Head>
           <Table.Body>
-            {staff.data.map((user) => {
+            {staff.data.people.map((user) => {
               const status = statusOf(user);
               const deleted = user.active === false;
               const self = user.id === me.id;
@@ -214,6 +214,11 @@ function PeopleTable() {
           </Table.Body>
         </Table>
       </Scroll>
+      {staff.data.total > staff.data.people.length ? (
+        <p>
+          Showing {staff.data.people.length} of {staff.data.total}: the first 100 agents and the first 100 admins.
+        </p>
+      ) : null}
       {resetting ? <ResetPasswordModal user={resetting} onClose={() => setResetting(null)} /> : null}
     </>
   );

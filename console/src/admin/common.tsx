@@ -96,7 +96,7 @@ export function displayName(user: Pick<User, 'name' | 'email'> | undefined, fall
   return user.email ? `${user.name} <${user.email}>` : user.name;
 }
 
-/** The help desk's agents and admins (who can sign in, own tokens and be in groups), by name. */
+/** The help desk's agents and admins (who can sign in, own tokens and be in groups), by name: the first 100 of each role. */
 export function useStaff(enabled = true) {
   return useQuery({
     queryKey: ['staff'],
@@ -105,7 +105,8 @@ export function useStaff(enabled = true) {
         api<{ users: User[] } & Page>('/api/v2/users?role=agent&per_page=100', { signal }),
         api<{ users: User[] } & Page>('/api/v2/users?role=admin&per_page=100', { signal }),
       ]);
-      return [...agents.users, ...admins.users].sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+      const people = [...agents.users, ...admins.users].sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+      return { people, total: agents.count + admins.count };
     },
     enabled,
   });

@@ -179,7 +179,15 @@ export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ti
       <LG tag="h3">New side conversation</LG>
       <Field>
         <Field.Label>Type</Field.Label>
-        <Select ref={typeRef} value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
+        <Select
+          ref={typeRef}
+          value={kind}
+          onChange={(e) => {
+            setKind(e.target.value as Kind);
+            // A Slack channel id means nothing to Teams, and the other way round.
+            setChannel('');
+          }}
+        >
           {(Object.keys(KIND_LABEL) as Kind[]).map((k) => (
             <option key={k} value={k}>
               {KIND_LABEL[k]}
