@@ -4,7 +4,7 @@
  *
  * env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 64; 16 is always reported too),
  *      BENCH_FULL=1 (adds the 1M growth level on PostgreSQL), BENCH_RELAY_N (default 500),
- *      BENCH_ONLY=startup,throughput,ceiling,auth,relay,stream,webhooks,growth (default all; ceiling
+ *      BENCH_ONLY=startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console (default all; ceiling
  *      needs throughput and PostgreSQL),
  *      BENCH_STARTUP_RUNS (5), BENCH_STREAMS (100), BENCH_STREAM_WRITES (200), BENCH_WEBHOOK_N (500), BENCH_PROFILE=1 (CPU profile of the
  *      PostgreSQL server during the throughput workloads), BENCH_PG_URL (default
@@ -21,12 +21,13 @@ import { CREATE_BODY, REPLY_BODY, createFixtures, queueEmails, scPath, type Fixt
 import { runLoad, type LoadSpec, type Measured } from './lib/load.js';
 import { killAllChildren, peakRssMiB, ROOT, spawnTs, systemBusySeconds } from './lib/processes.js';
 import { hottest } from './lib/profile.js';
-import { renderText, writeReport, type Flatness, type LoadRow, type Report, type Target } from './lib/report.js';
+import { percentile, renderText, writeReport, type Flatness, type LoadRow, type Report, type Target } from './lib/report.js';
 import { conversationOf, countConversations, seedContext, seedConversations } from './lib/seed.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, HOST, api, basic, burst, startBaseline, startInProcess, startSideline, type Server } from './lib/sideline.js';
 import { startSmtpSink, type SinkKind } from './lib/smtp-sink.js';
 import { startupFigures, streamFigures, webhookFigures } from './lib/live.js';
 import { pgbench, pgbenchMissing, stackCeiling } from './lib/ceiling.js';
+import { measureConsole } from './lib/console.js';
 import { backendPids, createStore, liveStores, postgresReachable, type BenchStore } from './lib/stores.js';
 
 // ---------------------------------------------------------------- settings
@@ -48,11 +49,13 @@ const FULL = process.env['BENCH_FULL'] === '1';
 const RELAY_N = intEnv('BENCH_RELAY_N', 500, 1, 100_000);
 const PROFILE = process.env['BENCH_PROFILE'] === '1';
 const QUIET_WAIT = intEnv('BENCH_QUIET_WAIT', 0, 0, 600);
-const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'startup,throughput,ceiling,auth,relay,stream,webhooks,growth').split(',').map((s) => s.trim()));
+const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console').split(',').map((s) => s.trim()));
 const STARTUP_RUNS = intEnv('BENCH_STARTUP_RUNS', 5, 1, 50);
 const STREAMS = intEnv('BENCH_STREAMS', 100, 1, 2000);
 const STREAM_WRITES = intEnv('BENCH_STREAM_WRITES', 200, 1, 100_000);
 const WEBHOOK_N = intEnv('BENCH_WEBHOOK_N', 500, 1, 100_000);
+const CONSOLE_VISITS = intEnv('BENCH_CONSOLE_VISITS', 10, 1, 1000);
+const CONSOLE_REPLIES = intEnv('BENCH_CONSOLE_REPLIES', 10, 1, 1000);
 const RESULTS_DIR = process.env['BENCH_RESULTS_DIR'] || join(ROOT, 'bench', 'results');
 const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
 
@@ -561,6 +564,13 @@ async function growthSection(kind: StoreKind): Promise<void> {
   });
 }
 
+async function consoleSection(): Promise<void> {
+  log(`console: ${CONSOLE_VISITS} ticket page visits, ${CONSOLE_REPLIES} inbound replies, in headless Chromium`);
+  const measured = await measureConsole({ visits: CONSOLE_VISITS, replies: CONSOLE_REPLIES, log });
+  if (typeof measured === 'string') report.notes.push(`Agent console not measured: ${measured}`);
+  else report.console = measured;
+}
+
 // ---------------------------------------------------------------- targets
 
 function computeTargets(pgSkipped: string | null): void {
@@ -613,6 +623,26 @@ function computeTargets(pgSkipped: string | null): void {
     else t.push({ name, pass: f.value <= 3000, detail: `${Math.round(f.value)} ms (${f.detail})` });
   }
   {
+    // The agent console's budgets (issue 13), on localhost against PGlite.
+    const c = report.console;
+    const why = SECTIONS.has('console') ? 'not measured (see the notes)' : 'not measured in this run';
+    const jsName = 'Console first-load JS ≤ 350 KB gzipped';
+    if (!c) skip(jsName, why);
+    else t.push({ name: jsName, pass: c.firstLoadJsGzipBytes <= 350 * 1024, detail: `${(c.firstLoadJsGzipBytes / 1024).toFixed(1)} KB in ${c.firstLoadJsFiles.join(', ')}` });
+    const pageName = 'Console navigation → interactive ticket page p50 ≤ 1 s';
+    if (!c) skip(pageName, why);
+    else {
+      const p50 = percentile(c.ticketPageMs, 50);
+      t.push({ name: pageName, pass: p50 <= 1000, detail: `p50 ${p50.toFixed(0)} ms, max ${Math.max(...c.ticketPageMs).toFixed(0)} ms over ${c.ticketPageMs.length} visits` });
+    }
+    const replyName = 'Console inbound reply commit → shown on the open page p50 ≤ 500 ms';
+    if (!c) skip(replyName, why);
+    else {
+      const p50 = percentile(c.replyAppearMs, 50);
+      t.push({ name: replyName, pass: p50 <= 500, detail: `p50 ${p50.toFixed(0)} ms, max ${Math.max(...c.replyAppearMs).toFixed(0)} ms over ${c.replyAppearMs.length} replies` });
+    }
+  }
+  {
     const name = `PGlite Show ≥ 2,000 req/s (${CONNECTIONS} connections)`;
     const r = row('Sideline PGlite', 'Show');
     if (!r) skip(name, 'not measured in this run');
@@ -654,6 +684,7 @@ async function main(): Promise<void> {
       }
     }
     if (SECTIONS.has('growth')) for (const kind of kinds) await growthSection(kind);
+    if (SECTIONS.has('console')) await consoleSection();
   } finally {
     report.finishedAt = new Date().toISOString();
     computeTargets(pgProblem);

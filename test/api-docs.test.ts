@@ -26,6 +26,8 @@ const BODILESS = [
   'delete /api/v2/api_tokens/{id} 204',
   'delete /api/v2/sideline/integrations/slack/{team_id} 204',
   'delete /api/v2/sideline/integrations/teams 204',
+  // Zendesk answers Delete Membership with 204 No Content.
+  'delete /api/v2/group_memberships/{group_membership_id} 204',
   // Zendesk answers webhook updates and deletes with 204 No Content.
   'put /api/v2/webhooks/{webhook_id} 204',
   'patch /api/v2/webhooks/{webhook_id} 204',

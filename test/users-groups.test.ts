@@ -550,6 +550,36 @@ describe(`users, groups and API tokens (${STORE_KIND})`, () => {
       assert.equal(byEndUser.statusCode, 403);
       assert.deepEqual(byEndUser.json(), FORBIDDEN);
     });
+
+    it('DELETE /api/v2/group_memberships/{id} removes an agent from a group: admins only, 204, then 404; accounts apart', async () => {
+      const leaver = await t.createUser('agent');
+      const created = await t.request({ method: 'POST', url: '/api/v2/group_memberships', payload: { group_membership: { user_id: leaver.id, group_id: groupId } } });
+      assert.equal(created.statusCode, 201, created.body);
+      const id = created.json<{ group_membership: MembershipBody }>().group_membership.id;
+      const members = async () =>
+        (await t.request({ method: 'GET', url: `/api/v2/group_memberships?group_id=${groupId}&per_page=100` })).json<MembershipListBody>().group_memberships.map((m) => m.id);
+
+      const byAgent = await t.request({ method: 'DELETE', url: `/api/v2/group_memberships/${id}`, auth: agent.auth });
+      assert.equal(byAgent.statusCode, 403);
+      assert.deepEqual(byAgent.json(), FORBIDDEN);
+      const fromAcme = await t.request({ method: 'DELETE', url: `/api/v2/group_memberships/${id}`, auth: acme.admin.auth, headers: { host: ACME_HOST } });
+      assert.equal(fromAcme.statusCode, 404);
+      assert.deepEqual(fromAcme.json(), NOT_FOUND);
+      assert.ok((await members()).includes(id), 'still a member after the refusals');
+
+      const removed = await t.request({ method: 'DELETE', url: `/api/v2/group_memberships/${id}` });
+      assert.equal(removed.statusCode, 204, removed.body);
+      assert.equal(removed.body, '');
+      assert.ok(!(await members()).includes(id), 'no longer a member');
+      const again = await t.request({ method: 'DELETE', url: `/api/v2/group_memberships/${id}` });
+      assert.equal(again.statusCode, 404);
+      assert.deepEqual(again.json(), NOT_FOUND);
+      const malformed = await t.request({ method: 'DELETE', url: '/api/v2/group_memberships/not-a-number' });
+      assert.equal(malformed.statusCode, 404);
+      assert.deepEqual(malformed.json(), NOT_FOUND);
+      const readded = await t.request({ method: 'POST', url: '/api/v2/group_memberships', payload: { group_membership: { user_id: leaver.id, group_id: groupId } } });
+      assert.equal(readded.statusCode, 201, 'the agent can join again');
+    });
   });
 
   describe('API tokens', () => {

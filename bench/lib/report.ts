@@ -1,6 +1,7 @@
 /** The results of a run, printed as text tables and written as JSON and Markdown. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ConsoleMeasures } from './console.js';
 import type { Measured } from './load.js';
 import type { Figure } from './live.js';
 
@@ -80,7 +81,16 @@ export interface Report {
   /** Each workload beside its stack ceiling (PostgreSQL): see bench/lib/ceiling.ts. */
   ceilings: CeilingRow[];
   targets: Target[];
+  /** The agent console in Chromium (BENCH_ONLY … console); absent when not measured. */
+  console?: ConsoleMeasures;
   notes: string[];
+}
+
+/** The p-th percentile (nearest rank) of `values`. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 const num = (n: number | null | undefined, digits = 0): string =>
@@ -250,6 +260,19 @@ function tables(report: Report): Tables[] {
       header: ['section', 'store', 'figure', 'value', 'unit', 'how'],
       align: ['l', 'l', 'l', 'r', 'l', 'l'],
       rows: report.figures.map((f) => [f.section, f.store, f.name, f.unit === 'ms' ? ms(f.value) : num(f.value, 1), f.unit, f.detail]),
+    });
+  }
+  if (report.console) {
+    const c = report.console;
+    const stats = (values: number[]) => [String(values.length), num(percentile(values, 50)), num(percentile(values, 90)), num(Math.max(...values))];
+    out.push({
+      title: 'Agent console (headless Chromium, PGlite, localhost)',
+      header: ['measure', 'samples', 'p50 ms', 'p90 ms', 'max ms'],
+      align: ['l', 'r', 'r', 'r', 'r'],
+      rows: [
+        ['navigation → interactive ticket page', ...stats(c.ticketPageMs)],
+        ['inbound reply commit → shown on the open page', ...stats(c.replyAppearMs)],
+      ],
     });
   }
   if (report.rss.length) {

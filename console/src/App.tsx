@@ -1,4 +1,8 @@
 import { Navigate, Route, Routes, useLocation } from 'react-router';
+import { ApiTokensPage } from './admin/ApiTokensPage';
+import { GroupsPage } from './admin/GroupsPage';
+import { IntegrationsPage } from './admin/IntegrationsPage';
+import { UsersPage } from './admin/UsersPage';
 import { Layout } from './components/Layout';
 import { CenteredSpinner } from './components/States';
 import { LiveProvider } from './live';
@@ -8,10 +12,12 @@ import { TicketsPage } from './pages/TicketsPage';
 import { useSession } from './session';
 
 function RequireSession() {
-  const { session } = useSession();
+  const { session, signedOut } = useSession();
   const location = useLocation();
   if (session === undefined) return <CenteredSpinner label="Loading" />;
-  if (!session) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  // A session that ended elsewhere comes back here after signing in; one signed out of starts afresh
+  // (the next person to sign in may not be the same).
+  if (!session) return <Navigate to="/login" replace state={signedOut ? null : { from: location.pathname + location.search }} />;
   return (
     <LiveProvider>
       <Layout />
@@ -27,6 +33,10 @@ export function App() {
         <Route index element={<Navigate to="/tickets" replace />} />
         <Route path="/tickets" element={<TicketsPage />} />
         <Route path="/tickets/:ticketId" element={<TicketPage />} />
+        <Route path="/admin/users" element={<UsersPage />} />
+        <Route path="/admin/groups" element={<GroupsPage />} />
+        <Route path="/admin/api_tokens" element={<ApiTokensPage />} />
+        <Route path="/admin/integrations" element={<IntegrationsPage />} />
         <Route path="*" element={<Navigate to="/tickets" replace />} />
       </Route>
     </Routes>

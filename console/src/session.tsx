@@ -5,6 +5,8 @@ import type { Session } from './api/types';
 interface SessionState {
   /** undefined while the first probe runs; null when signed out. */
   session: Session | null | undefined;
+  /** True after the user signed out here (rather than the session ending elsewhere). */
+  signedOut: boolean;
   signIn(email: string, password: string): Promise<void>;
   signOut(): Promise<void>;
 }
@@ -13,6 +15,7 @@ const SessionContext = createContext<SessionState | null>(null);
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [signedOut, setSignedOut] = useState(false);
 
   const adopt = useCallback((next: Session | null) => {
     setCsrfToken(next?.csrf_token ?? null);
@@ -38,6 +41,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         body: { email, password },
         quietUnauthorized: true,
       });
+      setSignedOut(false);
       adopt(res.session);
     },
     [adopt],
@@ -50,10 +54,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       // Already gone on the server: signed out all the same.
       if (!(err instanceof ApiError) || err.status !== 401) throw err;
     }
+    setSignedOut(true);
     adopt(null);
   }, [adopt]);
 
-  const value = useMemo(() => ({ session, signIn, signOut }), [session, signIn, signOut]);
+  const value = useMemo(() => ({ session, signedOut, signIn, signOut }), [session, signedOut, signIn, signOut]);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

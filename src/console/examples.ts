@@ -23,5 +23,9 @@ export const consoleExamples = {
     previous_page: null,
   },
   readMarkersResponse: { read_markers: [{ side_conversation_id: SC_ID, last_read_at: '2026-12-01T12:00:00Z', unread_count: 1 }] },
+  destinationsResponse: {
+    slack_workspaces: [{ team_id: 'T123ABC', name: 'Acme Corp', channel_ids: ['C0123456', 'C0654321'] }],
+    msteams: { connected: true, channel_ids: ['19:a1b2c3@thread.tacv2'] },
+  },
   markReadResponse: { read_marker: { side_conversation_id: SC_ID, last_read_at: '2026-12-01T12:06:00Z', unread_count: 0 } },
 };

@@ -1,5 +1,6 @@
 import { presentTicket } from '../tickets/presenter.js';
 import type { ConsoleTicketRow, ReadMarkerRow } from './repo.js';
+import type { ConsoleService } from './service.js';
 
 function person(id: number | null, name: string | null, email: string | null) {
   return id === null || name === null ? null : { id, name, email };
@@ -20,5 +21,12 @@ export function presentReadMarker(marker: ReadMarkerRow) {
     side_conversation_id: marker.side_conversation_id,
     last_read_at: marker.last_read_at ? marker.last_read_at.toISOString() : null,
     unread_count: Number(marker.unread_count),
+  };
+}
+
+export function presentDestinations(destinations: Awaited<ReturnType<ConsoleService['destinations']>>) {
+  return {
+    slack_workspaces: destinations.slackWorkspaces.map((w) => ({ team_id: w.teamId, name: w.name, channel_ids: w.channelIds })),
+    msteams: { connected: destinations.teams.connected, channel_ids: destinations.teams.channelIds },
   };
 }

@@ -130,3 +130,40 @@ export async function markRead(db: Executor, accountId: number, userId: number, 
     .executeTakeFirstOrThrow();
   return row.last_read_at;
 }
+
+/** How many earlier channels the destinations list (the most recently used first). */
+const KNOWN_CHANNELS_LIMIT = 200;
+
+function participantsOfAccount(db: Executor, accountId: number) {
+  return db
+    .selectFrom('side_conversation_participants as p')
+    .innerJoin('side_conversations as sc', (join) => join.onRef('sc.account_id', '=', 'p.account_id').onRef('sc.id', '=', 'p.side_conversation_id'))
+    .where('p.account_id', '=', accountId);
+}
+
+/**
+ * The Slack channels the account's side conversations have used, per workspace, most recently used
+ * first: Sideline keeps no directory of a workspace's channels, only what it has posted to.
+ */
+export function usedSlackChannels(db: Executor, accountId: number): Promise<Array<{ slack_workspace_id: string; slack_channel_id: string }>> {
+  return participantsOfAccount(db, accountId)
+    .select(['p.slack_workspace_id', 'p.slack_channel_id'])
+    .where('p.slack_workspace_id', 'is not', null)
+    .where('p.slack_channel_id', 'is not', null)
+    .groupBy(['p.slack_workspace_id', 'p.slack_channel_id'])
+    .orderBy((eb) => eb.fn.max('sc.created_at'), 'desc')
+    .limit(KNOWN_CHANNELS_LIMIT)
+    .execute() as Promise<Array<{ slack_workspace_id: string; slack_channel_id: string }>>;
+}
+
+/** The Teams channels the account's side conversations have used, most recently used first. */
+export async function usedTeamsChannels(db: Executor, accountId: number): Promise<string[]> {
+  const rows = await participantsOfAccount(db, accountId)
+    .select('p.msteams_channel_id')
+    .where('p.msteams_channel_id', 'is not', null)
+    .groupBy('p.msteams_channel_id')
+    .orderBy((eb) => eb.fn.max('sc.created_at'), 'desc')
+    .limit(KNOWN_CHANNELS_LIMIT)
+    .execute();
+  return rows.map((r) => r.msteams_channel_id!);
+}

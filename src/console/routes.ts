@@ -5,8 +5,8 @@ import { offsetPage, pageLinks } from '../http/pagination.js';
 import { withExamples } from '../http/docs.js';
 import { ErrorResponses } from '../http/schemas.js';
 import { consoleExamples as ex } from './examples.js';
-import { presentConsoleTicket, presentReadMarker } from './presenter.js';
-import { MarkReadParams, ReadMarkerEnvelope, ReadMarkersParams, ReadMarkersResponse, TicketListQuery, TicketListResponse } from './schemas.js';
+import { presentConsoleTicket, presentDestinations, presentReadMarker } from './presenter.js';
+import { DestinationsResponse, MarkReadParams, ReadMarkerEnvelope, ReadMarkersParams, ReadMarkersResponse, TicketListQuery, TicketListResponse } from './schemas.js';
 import type { ConsoleService } from './service.js';
 
 /** The agent console's own reads: its ticket list and read markers (agents and admins). */
@@ -60,5 +60,17 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; console
       },
     },
     async (request) => ({ read_marker: presentReadMarker(await service.markRead(principalOf(request), request.params.id)) }),
+  );
+
+  app.get(
+    '/api/v2/sideline/side_conversation_destinations',
+    {
+      schema: {
+        tags: ['Agent console'],
+        summary: 'Where a new Slack or Teams side conversation can go: connected workspaces, the Teams bot, and the channels used before',
+        response: { 200: withExamples(DestinationsResponse, ex.destinationsResponse), ...ErrorResponses },
+      },
+    },
+    async (request) => presentDestinations(await service.destinations(principalOf(request))),
   );
 };

@@ -46,3 +46,17 @@ export const ReadMarkersParams = Type.Object({ ticket_id: IntegerId });
 export const MarkReadParams = Type.Object({
   id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
 });
+
+export const DestinationsResponse = Type.Object({
+  slack_workspaces: Type.Array(
+    Type.Object({
+      team_id: Type.String(),
+      name: Type.Union([Type.String(), Type.Null()]),
+      channel_ids: Type.Array(Type.String(), { description: 'Channels of this workspace that side conversations have used, most recently used first' }),
+    }),
+  ),
+  msteams: Type.Object({
+    connected: Type.Boolean({ description: 'Whether a Microsoft Teams bot is connected' }),
+    channel_ids: Type.Array(Type.String(), { description: 'Teams channels that side conversations have used, most recently used first' }),
+  }),
+});

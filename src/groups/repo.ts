@@ -44,3 +44,9 @@ export async function listMemberships(db: Executor, accountId: number, offset: n
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
   );
 }
+
+/** Removes one membership of the account; false when there was none with that id. */
+export async function deleteMembership(db: Executor, accountId: number, id: number): Promise<boolean> {
+  const result = await db.deleteFrom('group_memberships').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}

@@ -74,4 +74,21 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asyn
       };
     },
   );
+
+  app.delete(
+    '/api/v2/group_memberships/:group_membership_id',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['Groups'],
+        summary: 'Remove an agent from a group (admins only)',
+        params: Type.Object({ group_membership_id: IntegerId }),
+        response: { 204: Type.Null(), ...ErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      await groups.deleteMembership(principalOf(request).accountId, request.params.group_membership_id);
+      return reply.code(204).send(null);
+    },
+  );
 };

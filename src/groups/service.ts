@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Database, Group, GroupMembership } from '../db/types.js';
-import { ValidationErrors } from '../http/errors.js';
+import { notFound, ValidationErrors } from '../http/errors.js';
 import { hasControlCharacters } from '../http/email.js';
 import type { OffsetPage } from '../http/pagination.js';
 import { findUser } from '../users/repo.js';
-import { findGroup, findMembership, insertGroup, insertMembership, listGroups, listMemberships } from './repo.js';
+import { deleteMembership, findGroup, findMembership, insertGroup, insertMembership, listGroups, listMemberships } from './repo.js';
 import type { CreateGroupBody, CreateMembershipBody } from './schemas.js';
 
 export function createGroupsService({ db }: { db: Kysely<Database> }) {
@@ -38,6 +38,11 @@ export function createGroupsService({ db }: { db: Kysely<Database> }) {
 
     listMemberships(accountId: number, page: OffsetPage, groupId?: number) {
       return listMemberships(db, accountId, page.offset, page.perPage, groupId);
+    },
+
+    /** Zendesk's Delete Membership: the agent leaves the group; tickets already in it stay there. */
+    async deleteMembership(accountId: number, id: number): Promise<void> {
+      if (!(await deleteMembership(db, accountId, id))) throw notFound();
     },
   };
 }

@@ -74,7 +74,7 @@ export function createIntegrationsService({ db, box, outboundAllowPrivate = fals
     },
 
     listSlack(accountId: number): Promise<SlackWorkspace[]> {
-      return db.selectFrom('slack_workspaces').selectAll().where('account_id', '=', accountId).orderBy('id').execute();
+      return listSlackWorkspaces(db, accountId);
     },
 
     async disconnectSlack(accountId: number, teamId: string): Promise<void> {
@@ -134,6 +134,11 @@ export function createIntegrationsService({ db, box, outboundAllowPrivate = fals
 }
 
 export type IntegrationsService = ReturnType<typeof createIntegrationsService>;
+
+/** The account's connected Slack workspaces, first connected first. */
+export function listSlackWorkspaces(db: Executor, accountId: number): Promise<SlackWorkspace[]> {
+  return db.selectFrom('slack_workspaces').selectAll().where('account_id', '=', accountId).orderBy('id').execute();
+}
 
 /** For side conversation creation: is this workspace connected to the account? */
 export function findSlackWorkspace(db: Executor, accountId: number, teamId: string): Promise<SlackWorkspace | undefined> {

@@ -59,7 +59,8 @@ export interface ConsoleWorld {
   close(): Promise<void>;
 }
 
-export async function startConsoleWorld(): Promise<ConsoleWorld> {
+/** `env`: more of the server's environment (e.g. SIDELINE_ENCRYPTION_KEY for the integrations). */
+export async function startConsoleWorld(options: { env?: Record<string, string> } = {}): Promise<ConsoleWorld> {
   ensureConsoleBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'sideline-console-'));
   const serverUrl = process.env['DATABASE_URL'];
@@ -89,6 +90,7 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       INBOUND_DOMAIN,
       INBOUND_SMTP_PORT: String(inboundSmtpPort),
       RELAY_POLL_MS: '100',
+      ...options.env,
     });
     // Generous: eight test runs may share two cores.
     if (!(await waitForOutput(server, /Server listening/, 180_000))) throw new Error(`the server did not start:\n${server.output().slice(-4000)}`);

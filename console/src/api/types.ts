@@ -27,6 +27,48 @@ export interface User {
   email: string;
   role: Role;
   active?: boolean;
+  suspended?: boolean;
+  created_at?: string;
+}
+
+export interface GroupMembership {
+  id: number;
+  user_id: number;
+  group_id: number;
+  default: boolean;
+  created_at: string;
+}
+
+export interface ApiToken {
+  id: number;
+  user_id: number;
+  description: string | null;
+  /** Only in the answer to Create: the token itself, shown once. */
+  token?: string;
+  token_hint: string;
+  active: boolean;
+  created_at: string;
+}
+
+export interface SlackWorkspace {
+  id: number;
+  team_id: string;
+  name: string | null;
+  created_at: string;
+}
+
+export interface TeamsBot {
+  id: number;
+  app_id: string;
+  tenant_id: string;
+  service_url: string;
+  created_at: string;
+}
+
+/** GET /api/v2/sideline/side_conversation_destinations. */
+export interface Destinations {
+  slack_workspaces: Array<{ team_id: string; name: string | null; channel_ids: string[] }>;
+  msteams: { connected: boolean; channel_ids: string[] };
 }
 
 export interface Group {

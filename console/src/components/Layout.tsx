@@ -29,6 +29,18 @@ const Bar = styled.header`
 const Brand = styled(Link)`
   font-size: 18px;
 `;
+const Nav = styled.nav`
+  display: flex;
+  flex-wrap: wrap;
+  gap: 4px 16px;
+`;
+/** The admin pages, in the main navigation of admins only. */
+const ADMIN_PAGES: Array<[string, string]> = [
+  ['/admin/users', 'Users'],
+  ['/admin/groups', 'Groups'],
+  ['/admin/api_tokens', 'API tokens'],
+  ['/admin/integrations', 'Integrations'],
+];
 const Spacer = styled.span`
   flex: 1;
 `;
@@ -155,11 +167,18 @@ export function Layout() {
     <>
       <Bar>
         <Brand to="/tickets">Sideline</Brand>
-        <nav aria-label="Main">
+        <Nav aria-label="Main">
           <NavLink to="/tickets" end>
             Tickets
           </NavLink>
-        </nav>
+          {me.role === 'admin'
+            ? ADMIN_PAGES.map(([to, label]) => (
+                <NavLink key={to} to={to}>
+                  {label}
+                </NavLink>
+              ))
+            : null}
+        </Nav>
         <Spacer />
         <span>
           {me.name} ({me.role})

@@ -33,8 +33,15 @@ const Toolbar = styled.div`
   flex-wrap: wrap;
   margin: 8px 0 16px;
 `;
+/** On a narrow screen the table scrolls inside its box (its columns would overlap if squeezed). */
 const Scroll = styled.div`
   overflow-x: auto;
+  table {
+    min-width: 760px;
+  }
+  td {
+    overflow-wrap: anywhere;
+  }
 `;
 const UnreadBadge = styled.span`
   display: inline-block;

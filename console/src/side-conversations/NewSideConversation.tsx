@@ -3,9 +3,12 @@ import { Button } from '@zendeskgarden/react-buttons';
 import { Field, Input, Select, Textarea } from '@zendeskgarden/react-forms';
 import { Alert } from '@zendeskgarden/react-notifications';
 import { LG } from '@zendeskgarden/react-typography';
+import { Link } from 'react-router';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, type FieldErrors } from '../api/client';
-import type { Group, Page, SideConversation, Ticket, User } from '../api/types';
+import type { Destinations, Group, Page, SideConversation, Ticket, User } from '../api/types';
+import { ErrorState } from '../components/States';
+import { useMe } from '../session';
 import { textToHtml } from '../format';
 import { AttachFiles, readyAttachments, type PendingUpload } from './Attachments';
 import { KIND_LABEL, type Kind } from './kind';
@@ -34,6 +37,42 @@ function groupErrors(fields: FieldErrors, kind: Kind): Partial<Record<FieldName,
     out[name] = [out[name], ...messages].filter(Boolean).join(' ');
   }
   return out;
+}
+
+/** A channel id: typed, or picked from the channels used before (a datalist the browser offers). */
+function ChannelField(props: { id: string; hint: string; known: string[]; value: string; onChange: (value: string) => void; error: string | undefined }) {
+  return (
+    <Field>
+      <Field.Label>Channel</Field.Label>
+      <Field.Hint>{props.hint}</Field.Hint>
+      <Input
+        list={props.known.length ? props.id : undefined}
+        autoComplete="off"
+        value={props.value}
+        onChange={(e) => props.onChange(e.target.value)}
+        validation={props.error ? 'error' : undefined}
+      />
+      {props.known.length ? (
+        <datalist id={props.id}>
+          {props.known.map((c) => (
+            <option key={c} value={c} />
+          ))}
+        </datalist>
+      ) : null}
+      {props.error ? <Field.Message validation="error">{props.error}</Field.Message> : null}
+    </Field>
+  );
+}
+
+/** Nothing to send with yet: admins are pointed at Integrations, agents at their admins. */
+function NotConnected({ what }: { what: string }) {
+  const me = useMe();
+  return (
+    <Alert type="info" role="status">
+      {what}.{' '}
+      {me.role === 'admin' ? <Link to="/admin/integrations">Connect it under Integrations.</Link> : 'Ask an admin to connect it under Integrations.'}
+    </Alert>
+  );
 }
 
 export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ticket; onClose: () => void; onCreated: (id: string) => void }) {
@@ -70,6 +109,18 @@ export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ti
     enabled: kind === 'child_ticket',
     staleTime: 60_000,
   });
+
+  const destinations = useQuery({
+    queryKey: ['destinations'],
+    queryFn: ({ signal }) => api<Destinations>('/api/v2/sideline/side_conversation_destinations', { signal }),
+    enabled: kind === 'slack' || kind === 'msteams',
+    staleTime: 30_000,
+  });
+  const slackWorkspaces = destinations.data?.slack_workspaces ?? [];
+  // The first connected workspace is chosen until the agent picks another.
+  useEffect(() => {
+    if (kind === 'slack' && !slackWorkspaces.some((w) => w.team_id === workspace) && slackWorkspaces[0]) setWorkspace(slackWorkspaces[0].team_id);
+  }, [kind, slackWorkspaces, workspace]);
 
   const recipientsFor = (): unknown[] => {
     switch (kind) {
@@ -128,7 +179,15 @@ export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ti
       <LG tag="h3">New side conversation</LG>
       <Field>
         <Field.Label>Type</Field.Label>
-        <Select ref={typeRef} value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
+        <Select
+          ref={typeRef}
+          value={kind}
+          onChange={(e) => {
+            setKind(e.target.value as Kind);
+            // A Slack channel id means nothing to Teams, and the other way round.
+            setChannel('');
+          }}
+        >
           {(Object.keys(KIND_LABEL) as Kind[]).map((k) => (
             <option key={k} value={k}>
               {KIND_LABEL[k]}
@@ -139,27 +198,43 @@ export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ti
       {kind === 'email' ? <RecipientsInput value={recipients} onChange={setRecipients} error={errors.to} /> : null}
       {kind === 'slack' ? (
         <>
+          {destinations.isError ? <ErrorState error={destinations.error} /> : null}
+          {destinations.isSuccess && slackWorkspaces.length === 0 ? <NotConnected what="No Slack workspace is connected" /> : null}
           <Field>
-            <Field.Label>Slack workspace</Field.Label>
-            <Field.Hint>The workspace's team id (e.g. T123ABC), as connected under Integrations.</Field.Hint>
-            <Input value={workspace} onChange={(e) => setWorkspace(e.target.value)} validation={errors.workspace ? 'error' : undefined} />
+            <Field.Label>Workspace</Field.Label>
+            <Select value={workspace} onChange={(e) => setWorkspace(e.target.value)} validation={errors.workspace ? 'error' : undefined} disabled={slackWorkspaces.length === 0}>
+              {destinations.isPending ? <option value="">Loading workspaces…</option> : null}
+              {slackWorkspaces.map((w) => (
+                <option key={w.team_id} value={w.team_id}>
+                  {w.name ? `${w.name} (${w.team_id})` : w.team_id}
+                </option>
+              ))}
+            </Select>
             {errors.workspace ? <Field.Message validation="error">{errors.workspace}</Field.Message> : null}
           </Field>
-          <Field>
-            <Field.Label>Slack channel</Field.Label>
-            <Field.Hint>The channel id (e.g. C0123456).</Field.Hint>
-            <Input value={channel} onChange={(e) => setChannel(e.target.value)} validation={errors.channel ? 'error' : undefined} />
-            {errors.channel ? <Field.Message validation="error">{errors.channel}</Field.Message> : null}
-          </Field>
+          <ChannelField
+            id="slack-channels"
+            hint="A channel used before, or a channel id such as C0123456 (the bot must be in the channel)."
+            known={slackWorkspaces.find((w) => w.team_id === workspace)?.channel_ids ?? []}
+            value={channel}
+            onChange={setChannel}
+            error={errors.channel}
+          />
         </>
       ) : null}
       {kind === 'msteams' ? (
-        <Field>
-          <Field.Label>Teams channel</Field.Label>
-          <Field.Hint>The channel id (19:…@thread.tacv2).</Field.Hint>
-          <Input value={channel} onChange={(e) => setChannel(e.target.value)} validation={errors.channel ? 'error' : undefined} />
-          {errors.channel ? <Field.Message validation="error">{errors.channel}</Field.Message> : null}
-        </Field>
+        <>
+          {destinations.isError ? <ErrorState error={destinations.error} /> : null}
+          {destinations.isSuccess && !destinations.data.msteams.connected ? <NotConnected what="No Microsoft Teams bot is connected" /> : null}
+          <ChannelField
+            id="teams-channels"
+            hint="A channel used before, or a channel id such as 19:…@thread.tacv2 (the bot must be installed in its team)."
+            known={destinations.data?.msteams.channel_ids ?? []}
+            value={channel}
+            onChange={setChannel}
+            error={errors.channel}
+          />
+        </>
       ) : null}
       {kind === 'child_ticket' ? (
         <>
