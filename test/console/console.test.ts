@@ -16,8 +16,12 @@ import { STORE_KIND } from '../helpers/app.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, browserSkipReason, seriousViolations, signIn, startConsoleWorld, type ConsoleWorld } from './harness.js';
 
 const skip = browserSkipReason();
-/** Issue 13: live updates appear within 2 s. */
-const LIVE_BOUND_MS = 2_000;
+/**
+ * How long the live test waits for the reply before calling the page stuck. Not a speed claim: how
+ * fast it arrives is `npm run bench`'s (BENCH_ONLY=console: commit → shown on the page, p50,
+ * against the 500 ms budget), since a timed assertion here would measure the machine, not the page.
+ */
+const LIVE_DEADLINE_MS = 20_000;
 if (skip) console.log(`# skipped: ${skip}`);
 
 interface TicketBody {
@@ -146,12 +150,10 @@ describe(`the agent console in Chromium (${STORE_KIND})`, { skip }, () => {
       text: 'Yes, three cartridges ready to ship.',
     });
     sender.close();
-    // The issue's bound: a reply shows on an open ticket page within 2 s of being sent.
-    await page.getByRole('list', { name: 'Thread' }).getByText('three cartridges ready to ship').waitFor({ timeout: LIVE_BOUND_MS });
+    await page.getByRole('list', { name: 'Thread' }).getByText('three cartridges ready to ship').waitFor({ timeout: LIVE_DEADLINE_MS });
     const seenAfter = Date.now() - sentAt;
     console.log(`the inbound reply appeared ${seenAfter} ms after it was sent`);
     assert.equal(await page.evaluate('window.__noReload === true'), true, 'the page was not reloaded');
-    assert.ok(seenAfter < LIVE_BOUND_MS, `the reply appeared ${seenAfter} ms after it was sent`);
     await page.getByText('Vendor Person').first().waitFor();
 
     // The ticket page as an agent sees it, for the README.
