@@ -11,7 +11,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SMTPServer } from 'smtp-server';
@@ -24,6 +24,7 @@ import { eventsOf, expectStatus } from './helpers/api.js';
 import type { WriteBody } from './helpers/api-types.js';
 import { freePort, startServer, type ServerProcess } from './helpers/server.js';
 import { sendSmtp } from './helpers/smtp-client.js';
+import { closeListener, listen } from './helpers/smtp-listener.js';
 
 const INBOUND_DOMAIN = 'inbound.test';
 const SUPPORT_ADDRESS = `help@${INBOUND_DOMAIN}`;
@@ -118,18 +119,6 @@ class RawSmtp {
   end(): void {
     this.#socket.end('QUIT\r\n');
   }
-}
-
-async function listen(server: SMTPServer): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return (server.server.address() as AddressInfo).port;
-}
-
-function closeListener(server: SMTPServer): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
 }
 
 describe(`inbound SMTP bounds (${STORE_KIND})`, () => {

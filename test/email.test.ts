@@ -16,7 +16,6 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
@@ -36,6 +35,7 @@ import { freePort, runSideline, startServer, type ServerProcess } from './helper
 import { sendSmtp, type SmtpMessage } from './helpers/smtp-client.js';
 import { sentMessageIds as recordedMessageIds } from './helpers/message-ids.js';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.js';
+import { closeListener, listen } from './helpers/smtp-listener.js';
 
 const SUPPORT_ADDRESS = 'help@support.test';
 const SUPPORT_DOMAIN = 'support.test';
@@ -1064,18 +1064,6 @@ describe(`the real CLI: serve with SMTP out and in (${STORE_KIND})`, () => {
 // ---------------------------------------------------------------------------------------------
 // 5. Inbound by SMTP (a real SMTP client → our listener)
 // ---------------------------------------------------------------------------------------------
-
-async function listen(server: SMTPServer): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return (server.server.address() as AddressInfo).port;
-}
-
-function closeListener(server: SMTPServer): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 describe(`inbound email by SMTP (${STORE_KIND})`, () => {
   let sink: SmtpSink;
