@@ -32,7 +32,7 @@ export interface Fixtures {
 const scPath = (ticketId: number, id?: string, suffix = '') =>
   `/api/v2/tickets/${ticketId}/side_conversations${id ? `/${id}` : ''}${suffix}.json`;
 
-async function newTicket(port: number, subject: string): Promise<number> {
+export async function newTicket(port: number, subject: string): Promise<number> {
   const res = await apiOk(port, 'POST', '/api/v2/tickets.json', { ticket: { subject, comment: { body: `${subject}: created for the benchmark` } } });
   return res.json.ticket.id as number;
 }

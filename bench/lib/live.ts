@@ -10,8 +10,9 @@ import { request, createServer, type IncomingMessage } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, spawnTs, waitForHttp, type Child } from './processes.js';
-import { ADMIN_AUTH, ADMIN_EMAIL, ADMIN_PASSWORD, HOST, apiOk, inParallel } from './sideline.js';
+import { freePort, spawnTs, waitForHttp } from './processes.js';
+import { newTicket } from './fixtures.js';
+import { ADMIN_AUTH, ADMIN_EMAIL, ADMIN_PASSWORD, HOST, apiOk, inParallel, startSideline } from './sideline.js';
 import type { BenchStore } from './stores.js';
 
 export interface Figure {
@@ -107,17 +108,10 @@ function openStream(port: number): Promise<StreamClient> {
   });
 }
 
-async function startServe(store: BenchStore, env: Record<string, string> = {}): Promise<{ child: Child; port: number }> {
-  const port = await freePort();
-  const child = spawnTs(`sideline (${store.label})`, 'src/main.ts', ['serve'], { ...store.env, ...SERVE_ENV, RELAY: 'off', ...env, PORT: String(port) });
-  await waitForHttp(child, port);
-  return { child, port };
-}
+/** A server on the store with its relay off unless `env` says otherwise. */
+const startServe = (store: BenchStore, env: Record<string, string> = {}) => startSideline(store, [], env);
 
-async function newTicket(port: number): Promise<number> {
-  const res = await apiOk(port, 'POST', '/api/v2/tickets.json', { ticket: { subject: 'Live bench', comment: { body: 'A ticket for the live benchmark' } } });
-  return res.json.ticket.id as number;
-}
+const liveTicket = (port: number) => newTicket(port, 'Live bench');
 
 /**
  * `streams` open streams; `writes` side conversation creates at most `concurrency` at a time.
@@ -128,7 +122,7 @@ export async function streamFigures(store: BenchStore, streams: number, writes: 
   const { child, port } = await startServe(store);
   const clients: StreamClient[] = [];
   try {
-    const tickets = await Promise.all(Array.from({ length: 8 }, () => newTicket(port)));
+    const tickets = await Promise.all(Array.from({ length: 8 }, () => liveTicket(port)));
     for (let i = 0; i < streams; i++) clients.push(await openStream(port));
     const sentAt = new Map<string, number>();
     const started = performance.now();
@@ -205,7 +199,7 @@ export async function webhookFigures(store: BenchStore, count: number): Promise<
           subscriptions: ['zen:event-type:side_conversation.created'],
         },
       });
-      const tickets = await Promise.all(Array.from({ length: 8 }, () => newTicket(queueing.port)));
+      const tickets = await Promise.all(Array.from({ length: 8 }, () => liveTicket(queueing.port)));
       await inParallel(count, 16, (i) =>
         apiOk(queueing.port, 'POST', `/api/v2/tickets/${tickets[i % tickets.length]}/side_conversations.json`, {
           message: { subject: `Hook ${i}`, body: `Webhook ${i}`, to: [{ email: `hook${i % 5}@example.com` }] },

@@ -40,10 +40,10 @@ const SERVER_ENV = {
   SIDELINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
 };
 
-/** `node --import tsx src/main.ts serve` on the store. Extra node flags (e.g. --cpu-prof) optional. */
-export async function startSideline(store: BenchStore, nodeFlags: string[] = []): Promise<Server> {
+/** `node --import tsx src/main.ts serve` on the store. Extra node flags (e.g. --cpu-prof) and environment (over SERVER_ENV) optional. */
+export async function startSideline(store: BenchStore, nodeFlags: string[] = [], env: Record<string, string> = {}): Promise<Server> {
   const port = await freePort();
-  const child = spawnTs(`sideline (${store.label})`, 'src/main.ts', ['serve'], { ...store.env, ...SERVER_ENV, PORT: String(port) }, nodeFlags);
+  const child = spawnTs(`sideline (${store.label})`, 'src/main.ts', ['serve'], { ...store.env, ...SERVER_ENV, ...env, PORT: String(port) }, nodeFlags);
   await waitForHttp(child, port);
   return serverOf(child, port);
 }
