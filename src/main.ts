@@ -1,33 +1,16 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { buildApp } from './app.js';
-import { ensureAccountAndAdmin } from './accounts/accounts.js';
-import { createApiTokensService } from './auth/api-tokens.js';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { migrateToLatest, openMigratedStore, openStore, startStore, type Store } from './db/store.js';
-import { DatabaseBlobStore, DiskBlobStore, type BlobStore } from './attachments/storage.js';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { BUILT_STORE_TEMPLATE, writeStoreTemplate } from './db/store-template.js';
-import pino from 'pino';
-import { createAttachmentsService } from './attachments/service.js';
-import { startUploadSweeper } from './attachments/sweep.js';
-import { createEmailChannel, fileSink, smtpSink, type MailSink } from './channels/email/deliver.js';
-import { createSmtpListener } from './channels/email/smtp-listener.js';
-import { Relay, type RelayLogger } from './outbox/relay.js';
-import { SecretBox } from './integrations/secret-box.js';
-import { createSlackChannel } from './channels/slack/deliver.js';
-import { createTeamsChannel } from './channels/teams/deliver.js';
-import { TeamsConnector } from './channels/teams/connector.js';
-import { createWebhookChannel } from './webhooks/deliver.js';
-import { WebhookSecrets } from './webhooks/secrets.js';
-import { Metrics } from './ops/metrics.js';
-import type { RelayObserver } from './outbox/relay-observer.js';
-import { runBackup, runRestore } from './cli/backup.js';
-import { startBackupSocket } from './ops/backup-socket.js';
-import { RESET_PASSWORD_USAGE, resetPasswordCommand, unappliedAdminPasswordWarning } from './cli/reset-password.js';
+import { RESET_PASSWORD_USAGE, resetPasswordCommand } from './cli/reset-password.js';
 import { CREATE_ACCOUNT_USAGE, createAccountCommand } from './cli/create-account.js';
+
+// Everything else is imported where a command needs it (`await import(...)`): a chunk of its own in
+// the bundle, so `serve` starts the store first and loads the app while PGlite compiles.
 
 /** Commands in their own modules (src/cli/), each parsing its own options. */
 const COMMANDS: Record<string, (args: string[], config: Config) => Promise<void>> = {
@@ -63,48 +46,8 @@ async function buildStoreTemplate(): Promise<void> {
   process.stdout.write(`Wrote ${BUILT_STORE_TEMPLATE}\n`);
 }
 
-function blobStoreFor(config: Config, store: Store): BlobStore {
-  return config.attachmentStore === 'database' ? new DatabaseBlobStore(store.db) : new DiskBlobStore(join(config.dataDir, 'attachments'));
-}
-
-function mailSinkFor(config: Config): MailSink {
-  return config.smtpUrl ? smtpSink(config.smtpUrl) : fileSink(join(config.dataDir, 'outbox-mail'));
-}
-
-function createRelay(config: Config, store: Store, logger: RelayLogger, observer?: RelayObserver): { relay: Relay; sink: MailSink } {
-  const sink = mailSinkFor(config);
-  const blobs = blobStoreFor(config, store);
-  const relay = new Relay({
-    db: store.db,
-    logger,
-    ...(observer ? { observer } : {}),
-    pollMs: config.relayPollMs,
-    leaseMs: config.relayLeaseMs,
-    concurrency: config.relayConcurrency,
-    channels: {
-      email: createEmailChannel({ db: store.db, blobs, sink, inboundDomain: config.inboundDomain }),
-      slack: createSlackChannel({ db: store.db, blobs, box: SecretBox.fromEnv(config.encryptionKey), apiUrl: config.slackApiUrl }),
-      msteams: createTeamsChannel({
-        db: store.db,
-        box: SecretBox.fromEnv(config.encryptionKey),
-        connector: new TeamsConnector({ tokenUrl: config.teamsTokenUrl, scope: 'https://api.botframework.com/.default', allowPrivate: config.outboundAllowPrivate }),
-      }),
-      webhook: createWebhookChannel({
-        db: store.db,
-        secrets: new WebhookSecrets(store.db, SecretBox.fromEnv(config.encryptionKey)),
-        allowPrivate: config.webhookAllowPrivate,
-        baseUrl: config.publicUrl ?? `http://localhost:${config.port}`,
-      }),
-    },
-  });
-  return { relay, sink };
-}
-
-function bootstrapOptions(config: Config) {
-  return { adminEmail: config.adminEmail, adminPassword: config.adminPassword, supportAddress: config.supportAddress };
-}
-
 async function runRelay(config: Config): Promise<void> {
+  const [{ default: pino }, { createRelay }] = await Promise.all([import('pino'), import('./runtime.js')]);
   const logger = pino({ level: config.logLevel });
   const store = await openConfiguredStore(config);
   const { relay, sink } = createRelay(config, store, logger);
@@ -124,55 +67,11 @@ async function runRelay(config: Config): Promise<void> {
   process.on('SIGINT', () => void stop());
 }
 
-/** How long after the port opens the relay and the upload sweeper start (see serve). */
-const BACKGROUND_START_DELAY_MS = 1_000;
-
 async function serve(config: Config): Promise<void> {
-  // The routes are built while the store starts (buildApp sends no query; its parts query on their
-  // first request), then the store is migrated and the first account made before the port opens.
-  const { store, ready } = startStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const migrated = ready.then(() => migrateToLatest(store.db));
-  migrated.catch(() => undefined); // awaited below, once the app is built
-  const metrics = config.metricsToken ? new Metrics({ db: store.db, poolStats: () => store.poolStats() }) : null;
-  const app = await buildApp({
-    ...(metrics && config.metricsToken ? { metrics: { metrics, token: config.metricsToken } } : {}),
-    db: store.db,
-    reads: store.reads,
-    notifications: store.notifications,
-    publicUrl: config.publicUrl,
-    bodyLimitBytes: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
-    blobs: blobStoreFor(config, store),
-    attachmentMaxBytes: config.attachmentMaxBytes,
-    attachmentQuotaBytes: config.attachmentQuotaBytes,
-    inbound: { domain: config.inboundDomain, secret: config.inboundEmailSecret, maxBytes: config.inboundMaxBytes, trustedAuthservId: config.inboundTrustedAuthservId },
-    secretBox: SecretBox.fromEnv(config.encryptionKey),
-    rateLimitPer10Minutes: config.rateLimitPer10Minutes,
-    cors: config.cors,
-    operatorToken: config.operatorToken,
-    supportAddress: config.supportAddress,
-    slackApiUrl: config.slackApiUrl,
-    outboundAllowPrivate: config.outboundAllowPrivate,
-    webhookAllowPrivate: config.webhookAllowPrivate,
-    connections: {
-      requestTimeoutMs: config.requestTimeoutMs,
-      headersTimeoutMs: Math.min(15_000, config.requestTimeoutMs),
-      maxPerClient: config.maxConnectionsPerClient,
-      maxTotal: config.maxConnections,
-    },
-    teams: { openIdMetadataUrl: config.teamsOpenIdMetadataUrl, issuer: config.teamsJwtIssuer },
-    logger: {
-      level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-    },
-  });
-  try {
-    await migrated;
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  const bootstrap = await ensureAccountAndAdmin(store.db, bootstrapOptions(config));
+  const starting = startStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const [{ buildRuntime }, { unappliedAdminPasswordWarning }] = await Promise.all([import('./runtime.js'), import('./cli/reset-password.js')]);
+  const runtime = await buildRuntime(config, starting);
+  const { app, bootstrap } = runtime;
   if (bootstrap.generatedAdmin) {
     // Printed once, on the terminal only (not through the logger), so it never lands in log storage.
     process.stdout.write(
@@ -180,42 +79,9 @@ async function serve(config: Config): Promise<void> {
         'This password is not shown again. Set SIDELINE_ADMIN_EMAIL and SIDELINE_ADMIN_PASSWORD to choose your own.\n\n',
     );
   }
-  app.log.info({ store: store.kind, location: store.location }, 'store ready');
   const adminPasswordWarning = unappliedAdminPasswordWarning(config, bootstrap);
   if (adminPasswordWarning) app.log.warn(adminPasswordWarning);
 
-  const background = config.relayInServe ? createRelay(config, store, app.log.child({ component: 'relay' }), metrics?.relayObserver) : null;
-  if (background && store.kind === 'pglite') {
-    // The data directory is locked to this process: claims left in it belong to a process that died.
-    const released = await background.relay.releaseAllClaims();
-    if (released > 0) app.log.warn({ released }, 'released outbox claims of a previous process');
-  }
-  const backups = store.dumpDataDir ? await startBackupSocket(resolve(config.dataDir), store.dumpDataDir, app.log.child({ component: 'backup' })) : null;
-  const listener = config.inboundSmtpPort === undefined
-    ? null
-    : createSmtpListener({
-        db: store.db,
-        attachments: createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }),
-        inboundDomain: config.inboundDomain,
-        trustedAuthservId: config.inboundTrustedAuthservId,
-        maxBytes: config.inboundMaxBytes,
-        maxClients: config.inboundSmtpMaxClients,
-        logger: app.log.child({ component: 'smtp' }),
-      });
-  if (listener) {
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(config.inboundSmtpPort, config.inboundSmtpHost, () => {
-        listener.off('error', reject);
-        resolve();
-      });
-    });
-    const address = (listener as unknown as { server: import('node:net').Server }).server.address();
-    app.log.info({ address }, 'inbound SMTP listening');
-  }
-
-  let sweeper: { stop(): void } | null = null;
-  let backgroundStart: NodeJS.Timeout | null = null;
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -227,14 +93,7 @@ async function serve(config: Config): Promise<void> {
     }, 15_000);
     force.unref();
     try {
-      if (backgroundStart) clearTimeout(backgroundStart);
-      sweeper?.stop();
-      if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
-      await app.close();
-      await backups?.close();
-      await background?.relay.stop();
-      background?.sink.close();
-      await store.close();
+      await runtime.close();
       app.log.info('stopped cleanly');
       process.exit(0);
     } catch (error) {
@@ -246,19 +105,12 @@ async function serve(config: Config): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await runtime.listen();
   } catch (error) {
     app.log.error({ err: error }, 'could not listen');
-    await store.close();
+    await runtime.store.close();
     process.exit(1);
   }
-  // Background work starts a moment after the port answers: its first passes (a claim, a sweep)
-  // run PostgreSQL's planner cold inside the embedded store, on this thread, and the first requests
-  // would wait behind them (measured: 0.3 s of the first answer).
-  backgroundStart = setTimeout(() => {
-    background?.relay.start();
-    sweeper = startUploadSweeper(createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }), app.log.child({ component: 'uploads' }));
-  }, BACKGROUND_START_DELAY_MS);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -288,9 +140,9 @@ async function main(argv: string[]): Promise<void> {
     case 'relay':
       return runRelay(config);
     case 'backup':
-      return runBackup(config, values.to);
+      return (await import('./cli/backup.js')).runBackup(config, values.to);
     case 'restore':
-      return runRestore(config, values.from, values.force ?? false);
+      return (await import('./cli/backup.js')).runRestore(config, values.from, values.force ?? false);
     case 'build-store-template':
       return buildStoreTemplate();
     case 'init-store': {
@@ -312,6 +164,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'create-token': {
       if (!values.email) throw new ConfigError('create-token needs --email of an agent or admin');
+      const [{ ensureAccountAndAdmin }, { createApiTokensService }, { bootstrapOptions }] = await Promise.all([
+        import('./accounts/accounts.js'),
+        import('./auth/api-tokens.js'),
+        import('./runtime.js'),
+      ]);
       const store = await openConfiguredStore(config);
       try {
         const { accountId } = await ensureAccountAndAdmin(store.db, bootstrapOptions(config));

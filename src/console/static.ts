@@ -1,18 +1,8 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, sep } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
-
-/**
- * The package's directory: the nearest one above this module that holds a package.json. This module
- * is src/console/static.ts when run from sources and part of dist/main.js when built.
- */
-function packageDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
+import { packageDir } from '../package-dir.js';
 
 /** console/dist of the package. */
 export const DEFAULT_CONSOLE_DIR = join(packageDir(), 'console', 'dist');

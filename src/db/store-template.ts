@@ -10,8 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
+import { packageDir } from '../package-dir.js';
 
 /** Set by the build (scripts/build-server.mjs) in the bundle; absent when run from sources. */
 declare const __SIDELINE_BUILD_ID__: string | undefined;
@@ -21,7 +21,7 @@ declare const __SIDELINE_BUILD_ID__: string | undefined;
  * that file's); undefined when run from sources.
  */
 export const BUILT_STORE_TEMPLATE =
-  typeof __SIDELINE_BUILD_ID__ === 'string' ? join(dirname(fileURLToPath(import.meta.url)), `store-template-${__SIDELINE_BUILD_ID__}`) : undefined;
+  typeof __SIDELINE_BUILD_ID__ === 'string' ? join(packageDir(), 'dist', `store-template-${__SIDELINE_BUILD_ID__}`) : undefined;
 
 /** Left in DATA_DIR from the copy until the copy has drawn its own secrets (see drawInstallSecrets). */
 const SECRETS_PENDING = 'install-secrets-pending';
