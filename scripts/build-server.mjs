@@ -15,7 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const EXTERNAL = ['@electric-sql/pglite', 'pino', '@fastify/swagger', '@fastify/swagger-ui', 'pg-native'];
+// sanitize-html is required on first use, after the port opens (see src/text/html.ts).
+const EXTERNAL = ['@electric-sql/pglite', 'pino', '@fastify/swagger', '@fastify/swagger-ui', 'pg-native', 'sanitize-html'];
 
 const buildId = randomBytes(6).toString('hex');
 // Chunks of earlier builds are not overwritten (their names carry a hash): start from none.

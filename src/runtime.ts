@@ -15,13 +15,13 @@ import { createAttachmentsService } from './attachments/service.js';
 import { DatabaseBlobStore, DiskBlobStore, type BlobStore } from './attachments/storage.js';
 import { startUploadSweeper } from './attachments/sweep.js';
 import { createEmailChannel, fileSink, smtpSink, type MailSink } from './channels/email/deliver.js';
-import { createSmtpListener } from './channels/email/smtp-listener.js';
 import { createSlackChannel } from './channels/slack/deliver.js';
 import { TeamsConnector } from './channels/teams/connector.js';
 import { createTeamsChannel } from './channels/teams/deliver.js';
 import type { Config } from './config.js';
 import { migrateToLatest, type StartingStore, type Store } from './db/store.js';
 import { SecretBox } from './integrations/secret-box.js';
+import { warmHtmlTools } from './text/html.js';
 import { startBackupSocket } from './ops/backup-socket.js';
 import { Metrics } from './ops/metrics.js';
 import { Relay, type RelayLogger } from './outbox/relay.js';
@@ -151,9 +151,10 @@ export async function buildRuntime(config: Config, starting: StartingStore): Pro
     if (released > 0) app.log.warn({ released }, 'released outbox claims of a previous process');
   }
   const backups = store.dumpDataDir ? await startBackupSocket(resolve(config.dataDir), store.dumpDataDir, app.log.child({ component: 'backup' })) : null;
+  // smtp-server (and the mail parser behind it) is loaded only when inbound SMTP is configured.
   const smtp: SMTPServer | null = config.inboundSmtpPort === undefined
     ? null
-    : createSmtpListener({
+    : (await import('./channels/email/smtp-listener.js')).createSmtpListener({
         db: store.db,
         attachments: createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }),
         inboundDomain: config.inboundDomain,
@@ -184,8 +185,10 @@ export async function buildRuntime(config: Config, starting: StartingStore): Pro
       await app.listen({ port: config.port, host: config.host });
       // Background work starts a moment after the port answers: its first passes (a claim, a sweep)
       // run PostgreSQL's planner cold inside the embedded store, on this thread, and the first
-      // requests would wait behind them (measured: 0.3 s of the first answer).
+      // requests would wait behind them (measured: 0.3 s of the first answer). The HTML sanitiser
+      // is loaded then too (see text/html.ts).
       backgroundStart = setTimeout(() => {
+        warmHtmlTools();
         background?.relay.start();
         sweeper = startUploadSweeper(createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }), app.log.child({ component: 'uploads' }));
       }, BACKGROUND_START_DELAY_MS);

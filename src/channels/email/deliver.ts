@@ -1,7 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import nodemailer from 'nodemailer';
 import type { SendMailOptions, Transporter, TransportOptions } from 'nodemailer';
 import type { BlobStore } from '../../attachments/storage.js';
 import type { Database, OutboxRow } from '../../db/types.js';
@@ -15,20 +14,40 @@ export interface MailSink {
   close(): void;
 }
 
+/**
+ * A nodemailer transport made on first use: nodemailer (with its MIME and charset tables) is a
+ * quarter of the server's code, loaded only once mail is sent, not before the port opens.
+ */
+function lazyTransport(options: () => TransportOptions): { get(): Promise<Transporter>; close(): void } {
+  let made: Promise<Transporter> | undefined;
+  let closed = false;
+  return {
+    get() {
+      made ??= import('nodemailer').then((nodemailer) => nodemailer.default.createTransport(options()));
+      return made;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      void made?.then((transporter) => transporter.close(), () => undefined);
+    },
+  };
+}
+
 export function smtpSink(smtpUrl: string): MailSink {
   // The URL goes inside the options object: given as a string, nodemailer would take the second
   // argument as message defaults and open a new connection for every message.
-  const transporter: Transporter = nodemailer.createTransport({
+  const transport = lazyTransport(() => ({
     url: smtpUrl,
     pool: true,
     maxConnections: 4,
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
     socketTimeout: 60_000,
-  } as TransportOptions);
+  }) as TransportOptions);
   return {
     async send(message) {
-      const info = (await transporter.sendMail(message)) as {
+      const info = (await (await transport.get()).sendMail(message)) as {
         accepted?: Array<string | { address: string }>;
         rejected?: Array<string | { address: string }>;
         rejectedErrors?: Array<{ recipient?: string; response?: string; responseCode?: number; message: string }>;
@@ -44,16 +63,16 @@ export function smtpSink(smtpUrl: string): MailSink {
         }),
       };
     },
-    close: () => transporter.close(),
+    close: () => transport.close(),
   };
 }
 
 /** Without SMTP_URL: each message is an .eml file named by its event, so a retry rewrites the same file. */
 export function fileSink(directory: string): MailSink {
-  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const transport = lazyTransport(() => ({ streamTransport: true, buffer: true, newline: 'unix' }) as TransportOptions);
   return {
     async send(message) {
-      const info = (await transporter.sendMail(message)) as { message: Buffer };
+      const info = (await (await transport.get()).sendMail(message)) as { message: Buffer };
       await mkdir(directory, { recursive: true });
       const name = String(message.messageId ?? 'message').replace(/[^A-Za-z0-9.@-]/g, '');
       const path = join(directory, `${name}.eml`);
@@ -62,7 +81,7 @@ export function fileSink(directory: string): MailSink {
       const all = [message.to].flat().filter(Boolean) as Array<string | { address: string }>;
       return { accepted: all.map((a) => (typeof a === 'string' ? a : a.address).toLowerCase()), rejected: [] };
     },
-    close: () => transporter.close(),
+    close: () => transport.close(),
   };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import type { AddressObject, ParsedMail } from 'mailparser';
 import EmailReplyParser from 'email-reply-parser';
 import type { AttachmentsService } from '../../attachments/service.js';
 import type { Database, ParticipantRecord, SideConversation } from '../../db/types.js';
@@ -89,6 +89,8 @@ async function headerSection(raw: RawMessage): Promise<Buffer> {
 
 async function parse(source: Buffer | Readable): Promise<ParsedMail> {
   try {
+    // Loaded on first use: mailparser and its charset tables are a large part of the server's code.
+    const { simpleParser } = await import('mailparser');
     return await simpleParser(source, { skipImageLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
   } catch (error) {
     throw new InboundRefusal('malformed', `Malformed message: ${error instanceof Error ? error.message : String(error)}`);
