@@ -22,7 +22,8 @@ const buildId = randomBytes(6).toString('hex');
 // Chunks of earlier builds are not overwritten (their names carry a hash): start from none.
 rmSync('dist/chunks', { recursive: true, force: true });
 await build({
-  entryPoints: { main: 'src/main.ts' },
+  // The embedded store runs PGlite on a thread of its own, from a second entry (src/db/embedded-database.ts).
+  entryPoints: { main: 'src/main.ts', 'pglite-worker': 'src/db/pglite-worker.ts' },
   outdir: 'dist',
   // What main.ts imports with import() becomes chunks loaded on demand: `serve` starts the store
   // before it loads the app, and commands load only what they use.

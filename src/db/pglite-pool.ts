@@ -1,5 +1,5 @@
-import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
+import type { EmbeddedDatabase } from './embedded-database.js';
 import type { Notifications } from './notifications.js';
 
 /**
@@ -11,7 +11,7 @@ import type { Notifications } from './notifications.js';
  */
 export class PGlitePool implements PostgresPool, Notifications {
   /** Set once the instance has started; every use waits for that first (see the constructor). */
-  #pglite!: PGlite;
+  #pglite!: EmbeddedDatabase;
   readonly #onWrite: () => void;
   readonly #started: Promise<void>;
   #isStarted = false;
@@ -26,7 +26,7 @@ export class PGlitePool implements PostgresPool, Notifications {
    * app built) while PGlite starts, and a failed start fails each checkout.
    * `onWrite` is called as any statement but a plain SELECT is sent (see ReadCache).
    */
-  constructor(pglite: PGlite | Promise<PGlite>, onWrite: () => void = () => undefined) {
+  constructor(pglite: EmbeddedDatabase | Promise<EmbeddedDatabase>, onWrite: () => void = () => undefined) {
     this.#started = Promise.resolve(pglite).then((started) => {
       this.#pglite = started;
       this.#isStarted = true;
@@ -54,7 +54,7 @@ export class PGlitePool implements PostgresPool, Notifications {
       async query<R>(sqlText: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> {
         if (!SELECT.test(sqlText)) onWrite();
         const result = await pglite.query<R>(sqlText, [...parameters]);
-        const command = ((result as unknown as { command?: string }).command ?? 'SELECT') as PostgresQueryResult<R>['command'];
+        const command = (result.command ?? 'SELECT') as PostgresQueryResult<R>['command'];
         return { command, rowCount: result.affectedRows ?? result.rows.length, rows: result.rows };
       },
       release(): void {
@@ -125,5 +125,5 @@ export interface PoolStats {
   waiting: number;
 }
 
-/** Parse int8 (ids, counts) as JS numbers on both stores; our ids stay far below 2^53. */
-export const INT8_OID = pgliteTypes.INT8;
+/** PostgreSQL's int8 type: parsed as JS numbers on both stores (ids, counts); our ids stay far below 2^53. */
+export const INT8_OID = 20;

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
+import type { EmbeddedDatabase } from './embedded-database.js';
 import { packageDir } from '../package-dir.js';
 
 /** Set by the build (scripts/build-server.mjs) in the bundle; absent when run from sources. */
@@ -49,7 +49,7 @@ export function seedFromTemplate(dataDir: string, template: string | undefined):
  * the next start if it was stopped before it could. Migrations that seed a secret keep it in
  * `install_secrets`, so this covers them all.
  */
-export async function drawInstallSecrets(dataDir: string, pglite: PGlite): Promise<void> {
+export async function drawInstallSecrets(dataDir: string, pglite: EmbeddedDatabase): Promise<void> {
   const pending = join(dataDir, SECRETS_PENDING);
   if (!existsSync(pending)) return;
   const { rows } = await pglite.query<{ name: string }>('select name from install_secrets');

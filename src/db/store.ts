@@ -1,7 +1,7 @@
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import { join, resolve } from 'node:path';
+import { startEmbeddedDatabase } from './embedded-database.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { BUILT_STORE_TEMPLATE, drawInstallSecrets, seedFromTemplate } from './store-template.js';
 import { migrations } from './migrations/index.js';
@@ -67,12 +67,12 @@ export interface StartingStore {
 }
 
 /**
- * PGlite's own start parameters, and 32 MB of shared buffers instead of PostgreSQL's 128 MB: the
+ * Added to PGlite's own start parameters: 32 MB of shared buffers instead of PostgreSQL's 128 MB: the
  * WebAssembly build zeroes the whole shared memory at start, which took 0.35 s of every start
  * at 128 MB (0.05 s at 32 MB). Pages beyond it are read from the data directory through the
  * operating system's cache; a store that outgrows that belongs on PostgreSQL (DATABASE_URL).
  */
-const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'];
+const EMBEDDED_START_PARAMS = ['-c', 'shared_buffers=32MB'];
 
 export function startStore(options: StoreOptions): StartingStore {
   if (options.databaseUrl) {
@@ -113,11 +113,10 @@ export function startStore(options: StoreOptions): StartingStore {
     if (lockHeld) lock?.release();
     lockHeld = false;
   };
-  const pgliteOptions = { parsers: { [INT8_OID]: parseInt8 }, startParams: EMBEDDED_START_PARAMS };
   const starting = (async () => {
-    if (!dir) return PGlite.create(pgliteOptions);
+    if (!dir) return startEmbeddedDatabase({ dataDir: undefined, startParams: EMBEDDED_START_PARAMS });
     seedFromTemplate(dir, options.template ?? BUILT_STORE_TEMPLATE);
-    const pglite = await PGlite.create(join(dir, 'pgdata'), pgliteOptions);
+    const pglite = await startEmbeddedDatabase({ dataDir: join(dir, 'pgdata'), startParams: EMBEDDED_START_PARAMS });
     await drawInstallSecrets(dir, pglite);
     return pglite;
   })();
@@ -137,7 +136,7 @@ export function startStore(options: StoreOptions): StartingStore {
     reads,
     notifications: pool,
     poolStats: () => pool.stats(),
-    dumpDataDir: () => pool.exclusive(async () => new Uint8Array(await (await (await starting).dumpDataDir('gzip')).arrayBuffer())),
+    dumpDataDir: () => pool.exclusive(async () => (await starting).dumpDataDir()),
     location: dir ?? '(in memory)',
     async close() {
       try {

@@ -1,0 +1,147 @@
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageDir } from '../package-dir.js';
+import type { QueryOutcome, WorkerReply, WorkerRequest, WorkerStart } from './pglite-protocol.js';
+
+/** What the embedded store needs of PGlite: statements, LISTEN, a dump of its data directory, close. */
+export interface EmbeddedDatabase {
+  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows: number | undefined; command: string | undefined }>;
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** The data directory as a gzipped tarball (PGlite's dumpDataDir). */
+  dumpDataDir(): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+declare const __SIDELINE_BUILD_ID__: string | undefined;
+
+/**
+ * The thread: dist/pglite-worker.js when built. From sources (tests, `tsx src/main.ts`), the
+ * TypeScript file, loaded through tsx registered in the thread first (a thread does not inherit
+ * the loader hooks of the thread that starts it).
+ */
+function startWorker(workerData: WorkerStart): Worker {
+  if (typeof __SIDELINE_BUILD_ID__ === 'string') return new Worker(pathToFileURL(join(packageDir(), 'dist', 'pglite-worker.js')), { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const source = new URL('./pglite-worker.ts', import.meta.url).href;
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+/** An Error carrying a PostgreSQL error's fields (code, constraint, detail…), as node-postgres gives them. */
+function rebuiltError(fields: Record<string, unknown>): Error {
+  const error = new Error(String(fields['message'] ?? 'embedded store error'));
+  Object.assign(error, fields);
+  return error;
+}
+
+/** bytea values come back across the thread as Uint8Array; our code (like node-postgres users) expects Buffers. */
+function withBuffers(rows: unknown[]): unknown[] {
+  for (const row of rows) {
+    if (!row || typeof row !== 'object') continue;
+    const record = row as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const value = record[key];
+      if (value instanceof Uint8Array && !Buffer.isBuffer(value)) record[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    }
+  }
+  return rows;
+}
+
+/**
+ * Starts PGlite on a thread of its own (pglite-worker.ts) and resolves once PostgreSQL has started.
+ * If the thread dies, every waiting and later call fails with that error: the server answers 503s
+ * instead of crashing.
+ */
+export function startEmbeddedDatabase(start: WorkerStart): Promise<EmbeddedDatabase> {
+  const worker = startWorker(start);
+  // Like PGlite in process, the thread keeps the process alive only while a call waits for it
+  // (ref'd in call(), unref'd when none is left): a store left open does not hold the process.
+  const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  const listeners = new Map<number, (payload: string) => void>();
+  let nextId = 1;
+  let failure: Error | null = null;
+  let closed = false;
+
+  const fail = (error: Error) => {
+    failure ??= error;
+    for (const call of pending.values()) call.reject(failure);
+    pending.clear();
+  };
+
+  const call = <T>(request: Omit<WorkerRequest, 'id'> & { op: WorkerRequest['op'] }): Promise<T> => {
+    if (failure) return Promise.reject(failure);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (pending.size === 0) worker.ref();
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      worker.postMessage({ ...request, id } as WorkerRequest);
+    });
+  };
+
+  const database: EmbeddedDatabase = {
+    async query<R>(sql: string, params: unknown[] = []) {
+      const outcome = await call<QueryOutcome>({ op: 'query', sql, params } as Omit<WorkerRequest, 'id'> & { op: 'query' });
+      return { rows: withBuffers(outcome.rows) as R[], affectedRows: outcome.affectedRows, command: outcome.command };
+    },
+    async listen(channel, onPayload) {
+      const id = nextId;
+      listeners.set(id, onPayload);
+      try {
+        await call({ op: 'listen', channel } as Omit<WorkerRequest, 'id'> & { op: 'listen' });
+      } catch (error) {
+        listeners.delete(id);
+        throw error;
+      }
+      return async () => {
+        listeners.delete(id);
+        await call({ op: 'unlisten', listenId: id } as Omit<WorkerRequest, 'id'> & { op: 'unlisten' });
+      };
+    },
+    dumpDataDir: () => call<Uint8Array>({ op: 'dump' }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await call({ op: 'close' });
+      } finally {
+        await worker.terminate();
+      }
+    },
+  };
+
+  return new Promise<EmbeddedDatabase>((resolve, reject) => {
+    worker.on('message', (message: WorkerReply) => {
+      if ('started' in message) {
+        if (message.started) {
+          if (pending.size === 0) worker.unref();
+          resolve(database);
+        }
+        else {
+          const error = rebuiltError(message.error);
+          fail(error);
+          void worker.terminate();
+          reject(error);
+        }
+      } else if ('notify' in message) {
+        listeners.get(message.notify)?.(message.payload);
+      } else {
+        const waiting = pending.get(message.id);
+        pending.delete(message.id);
+        if (pending.size === 0) worker.unref();
+        if (!waiting) return;
+        if (message.ok) waiting.resolve(message.value);
+        else waiting.reject(rebuiltError(message.error));
+      }
+    });
+    worker.on('error', (error) => {
+      fail(error);
+      reject(error);
+    });
+    worker.on('exit', (code) => {
+      const error = new Error(`the embedded store's thread stopped (exit code ${code})`);
+      fail(error);
+      reject(error);
+    });
+  });
+}
