@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { basic, STORE_KIND } from '../helpers/app.js';
+import { png } from '../helpers/png.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, browserSkipReason, seriousViolations, signIn, startConsoleWorld, type ConsoleWorld } from './harness.js';
 
 const skip = browserSkipReason();
@@ -183,5 +184,52 @@ describe(`the console's shortcuts and live updates in Chromium (${STORE_KIND})`,
     await rowA.getByLabel('1 unread').waitFor();
     await row.getByLabel(/unread/).waitFor({ state: 'detached' }); // B is read
     assert.equal(await row.getByLabel(/unread/).count(), 0, 'B is read');
+  });
+
+  it('To takes a user from autocomplete and a free address; a dropped image shows as a thumbnail; each recipient gets its own delivery status, a refused one with the reason', async () => {
+    world.sink.rejectRecipient('nobody@example.com', 550, '5.1.1 No such user here');
+    await page.goto(`${world.baseUrl}/agent/tickets/${ticketB}`);
+    await page.getByRole('button', { name: 'New side conversation' }).click();
+    const to = page.getByRole('combobox', { name: 'To' });
+    await to.fill('Casey');
+    await page.getByRole('listbox', { name: 'Suggested recipients' }).getByRole('option', { name: /Casey Colleague/ }).waitFor();
+    await to.press('ArrowDown');
+    await to.press('Enter');
+    const recipients = page.getByRole('list', { name: 'Recipients' });
+    await recipients.getByText(`${COLLEAGUE.name} <${COLLEAGUE.email}>`).waitFor();
+    await to.fill('nobody@example.com');
+    await to.press('Enter');
+    await recipients.getByText('nobody@example.com', { exact: true }).waitFor();
+    await page.getByLabel('Subject').fill('Photo of the reader');
+    await page.getByLabel('Message').fill('Here is the **reader**.');
+
+    // Dropped onto the drop zone, as a file dragged from the desktop.
+    const dataTransfer = await page.evaluateHandle(`(() => {
+      const bytes = Uint8Array.from(atob(${JSON.stringify(png().toString('base64'))}), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'reader.png', { type: 'image/png' }));
+      return transfer;
+    })()`);
+    await page.getByText('or drop files here').dispatchEvent('drop', { dataTransfer });
+    await page.getByText('reader.png (').getByText(/uploaded/).waitFor();
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+
+    const message = page.getByRole('list', { name: 'Thread' }).getByRole('listitem', { name: /^Message from / }).filter({ hasText: 'Here is the' });
+    await message.locator('strong', { hasText: 'reader' }).waitFor(); // **bold** became <strong>
+    const thumb = message.getByRole('img', { name: 'reader.png' });
+    await thumb.scrollIntoViewIfNeeded();
+    let width = 0;
+    for (const until = Date.now() + 30_000; Date.now() < until && width === 0; await new Promise((r) => setTimeout(r, 200))) {
+      width = (await page.evaluate(`document.querySelector('img[alt="reader.png"]').naturalWidth`)) as number;
+    }
+    assert.equal(width, 1, 'the thumbnail loaded (the CSP lets same-origin images in)');
+    await message.getByRole('link', { name: 'reader.png' }).waitFor();
+
+    const deliveries = message.getByRole('list', { name: 'Delivery' });
+    await deliveries.getByRole('listitem').filter({ hasText: COLLEAGUE.email }).locator('[data-delivery-status="sent"]').waitFor({ timeout: 45_000 });
+    const refused = deliveries.getByRole('listitem').filter({ hasText: 'nobody@example.com' });
+    await refused.locator('[data-delivery-status="failed"]').waitFor({ timeout: 45_000 });
+    assert.match((await refused.textContent())!, /No such user here/, 'the reason is shown');
+    world.sink.clearRejections();
   });
 });
