@@ -38,6 +38,7 @@ import { sessionRoutes } from './sessions/routes.js';
 import { consoleStaticRoutes, DEFAULT_CONSOLE_DIR } from './console/static.js';
 import { consoleRoutes } from './console/routes.js';
 import { createConsoleService } from './console/service.js';
+import { createSlackChannels } from './console/slack-channels.js';
 import { userAutocompleteRoutes } from './users/autocomplete-routes.js';
 import { createUserAutocompleteService } from './users/autocomplete.js';
 import { registerErrorHandling } from './http/errors.js';
@@ -208,7 +209,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(opsRoutes, { ctx });
   await app.register(sessionRoutes, { sessions, accounts: accountResolver });
   await app.register(consoleStaticRoutes, { dir: options.consoleDir ?? DEFAULT_CONSOLE_DIR });
-  await app.register(consoleRoutes, { ctx, console: createConsoleService({ db }) });
+  await app.register(consoleRoutes, {
+    ctx,
+    console: createConsoleService({ db }),
+    slackChannels: createSlackChannels({
+      db,
+      box: options.secretBox ?? null,
+      apiUrl: options.slackApiUrl ?? 'https://slack.com/api/',
+      allowPrivate: options.outboundAllowPrivate ?? false,
+    }),
+  });
   await app.register(userAutocompleteRoutes, { ctx, service: createUserAutocompleteService({ db }) });
   await app.register(attachmentsRoutes, { ctx, maxBytes: attachmentMaxBytes });
   await app.register(usersRoutes, { ctx });

@@ -311,6 +311,38 @@ describe(`users, groups and API tokens (${STORE_KIND})`, () => {
       assert.equal(page2.users[0]!.id, body.users[1]!.id);
     });
 
+    it('filters by several roles with role[] (Zendesk spelling) and keeps them all in next_page', async () => {
+      const all = (await t.request({ method: 'GET', url: '/api/v2/users?per_page=100' })).json<UserListBody>();
+      const staff = all.users.filter((u) => u.role === 'agent' || u.role === 'admin').map((u) => u.id);
+      assert.ok(staff.length >= 3 && all.users.some((u) => u.role === 'end-user'));
+
+      const both = await t.request({ method: 'GET', url: '/api/v2/users?role[]=agent&role[]=admin&per_page=100' });
+      assert.equal(both.statusCode, 200, both.body);
+      const body = both.json<UserListBody>();
+      assert.deepEqual(body.users.map((u) => u.id), staff, 'agents and admins, by id, no end-users');
+      assert.equal(body.count, staff.length);
+
+      const seen: number[] = [];
+      let next: string | null = '/api/v2/users?role%5B%5D=agent&role%5B%5D=admin&per_page=2';
+      while (next) {
+        const res = await t.request({ method: 'GET', url: next });
+        assert.equal(res.statusCode, 200, res.body);
+        const page = res.json<UserListBody>();
+        assert.equal(page.count, staff.length);
+        seen.push(...page.users.map((u) => u.id));
+        if (page.next_page) assert.deepEqual(new URL(page.next_page).searchParams.getAll('role[]'), ['agent', 'admin']);
+        next = page.next_page ? pathOf(page.next_page) : null;
+      }
+      assert.deepEqual(seen, staff, 'next_page walks every agent and admin once');
+
+      const one = await t.request({ method: 'GET', url: '/api/v2/users?role[]=admin' });
+      assert.equal(one.statusCode, 200, one.body);
+      assert.ok(one.json<UserListBody>().users.every((u) => u.role === 'admin'));
+      const bad = await t.request({ method: 'GET', url: '/api/v2/users?role[]=agent&role[]=owner' });
+      assert.equal(bad.statusCode, 400);
+      assert.equal(typeof bad.json<{ error: string }>().error, 'string');
+    });
+
     it('answers an unknown role with a 400 body', async () => {
       const res = await t.request({ method: 'GET', url: '/api/v2/users?role=owner' });
       assert.equal(res.statusCode, 400);

@@ -27,5 +27,13 @@ export const consoleExamples = {
     slack_workspaces: [{ team_id: 'T123ABC', name: 'Acme Corp', channel_ids: ['C0123456', 'C0654321'] }],
     msteams: { connected: true, channel_ids: ['19:a1b2c3@thread.tacv2'] },
   },
+  slackChannelsResponse: {
+    slack_channels: [
+      { id: 'C0123456', name: 'printer-vendor', is_private: false, is_member: true },
+      { id: 'G0777777', name: 'escalations', is_private: true, is_member: true },
+      { id: 'C0654321', name: 'general', is_private: false, is_member: false },
+    ],
+    complete: true,
+  },
   markReadResponse: { read_marker: { side_conversation_id: SC_ID, last_read_at: '2026-12-01T12:06:00Z', unread_count: 0 } },
 };

@@ -3,14 +3,28 @@ import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { offsetPage, pageLinks } from '../http/pagination.js';
 import { withExamples } from '../http/docs.js';
-import { ErrorResponses } from '../http/schemas.js';
+import { ErrorResponses, SimpleError } from '../http/schemas.js';
 import { consoleExamples as ex } from './examples.js';
 import { presentConsoleTicket, presentDestinations, presentReadMarker } from './presenter.js';
-import { DestinationsResponse, MarkReadParams, ReadMarkerEnvelope, ReadMarkersParams, ReadMarkersResponse, TicketListQuery, TicketListResponse } from './schemas.js';
+import {
+  DestinationsResponse,
+  MarkReadParams,
+  ReadMarkerEnvelope,
+  ReadMarkersParams,
+  ReadMarkersResponse,
+  SlackChannelsParams,
+  SlackChannelsResponse,
+  TicketListQuery,
+  TicketListResponse,
+} from './schemas.js';
 import type { ConsoleService } from './service.js';
+import type { SlackChannels } from './slack-channels.js';
 
 /** The agent console's own reads: its ticket list and read markers (agents and admins). */
-export const consoleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; console: ConsoleService }> = async (app, { ctx, console: service }) => {
+export const consoleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; console: ConsoleService; slackChannels: SlackChannels }> = async (
+  app,
+  { ctx, console: service, slackChannels },
+) => {
   app.get(
     '/api/v2/sideline/ticket_list',
     {
@@ -72,5 +86,23 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; console
       },
     },
     async (request) => presentDestinations(await service.destinations(principalOf(request))),
+  );
+
+  app.get(
+    '/api/v2/sideline/side_conversation_destinations/slack/:team_id/channels',
+    {
+      schema: {
+        tags: ['Agent console'],
+        summary: "A connected Slack workspace's channels (Slack's conversations.list with its bot token), for New side conversation",
+        description:
+          'Unarchived public and private channels the bot can see, by name; read from Slack at most once a minute per workspace. 404 when the workspace is not connected; 502 SlackUnavailable (with Slack\'s reason) when Slack refuses or cannot be reached, so the console falls back to a typed channel id.',
+        params: SlackChannelsParams,
+        response: { 200: withExamples(SlackChannelsResponse, ex.slackChannelsResponse), ...ErrorResponses, 502: SimpleError },
+      },
+    },
+    async (request) => {
+      const list = await slackChannels.list(principalOf(request).accountId, request.params.team_id);
+      return { slack_channels: list.channels, complete: list.complete };
+    },
   );
 };

@@ -60,3 +60,17 @@ export const DestinationsResponse = Type.Object({
     channel_ids: Type.Array(Type.String(), { description: 'Teams channels that side conversations have used, most recently used first' }),
   }),
 });
+
+export const SlackChannelsParams = Type.Object({ team_id: Type.String({ maxLength: 32 }) });
+export const SlackChannelsResponse = Type.Object({
+  slack_channels: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      is_private: Type.Boolean(),
+      is_member: Type.Boolean({ description: 'Whether the bot is in the channel (it must be, to post there without the chat:write.public scope)' }),
+    }),
+    { description: "The workspace's unarchived public and private channels the bot can see, by name" },
+  ),
+  complete: Type.Boolean({ description: 'False when the workspace has more channels than one listing reads (2,000): type the id of the others' }),
+});

@@ -36,10 +36,14 @@ export function pageLinks(
   path: string,
   page: OffsetPage,
   count: number,
-  extraQuery: Record<string, string> = {},
+  extraQuery: Record<string, string | string[]> = {},
 ): { next_page: string | null; previous_page: string | null } {
   const link = (n: number) => {
-    const params = new URLSearchParams({ ...extraQuery, page: String(n), per_page: String(page.perPage) });
+    const params = new URLSearchParams();
+    // A list (Zendesk's `role[]`) repeats its key, once per value.
+    for (const [key, value] of Object.entries(extraQuery)) for (const one of Array.isArray(value) ? value : [value]) params.append(key, one);
+    params.set('page', String(n));
+    params.set('per_page', String(page.perPage));
     return `${base}${path}?${params.toString()}`;
   };
   return {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 
 /** The Zendesk error bodies, for the OpenAPI document. */
-const SimpleError = Type.Object({ error: Type.String(), description: Type.Optional(Type.String()) }, { additionalProperties: true });
+export const SimpleError = Type.Object({ error: Type.String(), description: Type.Optional(Type.String()) }, { additionalProperties: true });
 const ForbiddenError = Type.Object({ error: Type.Object({ title: Type.String(), message: Type.String() }) });
 const ValidationError = Type.Object({
   error: Type.Literal('RecordInvalid'),

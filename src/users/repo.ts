@@ -24,9 +24,10 @@ export function insertUser(db: Executor, user: NewUser): Promise<User> {
   return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function listUsers(db: Executor, accountId: number, offset: number, limit: number, role?: string) {
+/** `roles`: only users of these roles (none or empty: every role). */
+export async function listUsers(db: Executor, accountId: number, offset: number, limit: number, roles: Array<User['role']> = []) {
   let base = db.selectFrom('users').where('account_id', '=', accountId);
-  if (role) base = base.where('role', '=', role as User['role']);
+  if (roles.length) base = base.where('role', 'in', roles);
   return pageOf(
     base.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
     base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),

@@ -35,15 +35,27 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
       schema: {
         tags: ['Users'],
         summary: 'List users',
-        querystring: Type.Intersect([OffsetPageQuery, Type.Object({ role: Type.Optional(UserRoleSchema) })]),
+        querystring: Type.Intersect([
+          OffsetPageQuery,
+          Type.Object({
+            role: Type.Optional(UserRoleSchema),
+            // Zendesk's several roles at once: role[]=agent&role[]=admin (one value arrives as a string).
+            'role[]': Type.Optional(Type.Union([UserRoleSchema, Type.Array(UserRoleSchema, { maxItems: 3 })], { description: 'More than one role: role[]=agent&role[]=admin' })),
+          }),
+        ]),
         response: { 200: withExamples(UserList, ex.listResponse), ...ErrorResponses },
       },
     },
     async (request) => {
       const page = offsetPage(request.query);
-      const { rows, count } = await users.listUsers(principalOf(request).accountId, page, request.query.role);
+      const several = request.query['role[]'];
+      const roles = [...new Set([...(request.query.role ? [request.query.role] : []), ...(several === undefined ? [] : Array.isArray(several) ? several : [several])])];
+      const { rows, count } = await users.listUsers(principalOf(request).accountId, page, roles);
       const base = ctx.baseUrl(request);
-      const extra: Record<string, string> = request.query.role ? { role: request.query.role } : {};
+      const extra: Record<string, string | string[]> = {
+        ...(request.query.role ? { role: request.query.role } : {}),
+        ...(several === undefined ? {} : { 'role[]': Array.isArray(several) ? several : [several] }),
+      };
       return { users: rows.map((u) => presentUser(u, base)), count, ...pageLinks(base, '/api/v2/users.json', page, count, extra) };
     },
   );

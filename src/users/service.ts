@@ -99,8 +99,8 @@ export function createUsersService({ db, throttle, onCredentialsChanged = () => 
       return user;
     },
 
-    listUsers(accountId: number, page: OffsetPage, role?: string) {
-      return listUsers(db, accountId, page.offset, page.perPage, role);
+    listUsers(accountId: number, page: OffsetPage, roles: Array<User['role']> = []) {
+      return listUsers(db, accountId, page.offset, page.perPage, roles);
     },
 
     /** Zendesk's Update User (PUT /api/v2/users/{id}). */

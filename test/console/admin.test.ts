@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { request, type APIRequestContext, type Page } from 'playwright-core';
+import { request, type APIRequestContext, type Locator, type Page } from 'playwright-core';
 import { STORE_KIND } from '../helpers/app.js';
+import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, browserSkipReason, seriousViolations, signIn, startConsoleWorld, type ConsoleWorld } from './harness.js';
 
 const skip = browserSkipReason();
@@ -17,6 +18,16 @@ if (skip) console.log(`# skipped: ${skip}`);
 
 const AGENT = { name: 'Alex Agent', email: 'alex@helpdesk.test', password: 'alex-first-password' };
 const ADMIN_PAGES = ['Users', 'Groups', 'API tokens', 'Integrations'];
+
+/** Waits (up to 30 s) for a form control to show `value`: the page re-reads after a change. */
+async function valueBecomes(control: Locator, value: string): Promise<void> {
+  let seen = '';
+  for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+    seen = await control.inputValue();
+    if (seen === value) return;
+  }
+  assert.equal(seen, value);
+}
 
 interface UserListBody {
   users: Array<{ id: number; name: string; email: string; role: string; suspended: boolean }>;
@@ -27,11 +38,14 @@ describe(`the console's admin pages in Chromium (${STORE_KIND})`, { skip }, () =
   let page: Page;
   /** The agent's own cookie jar: a session that lives on while the admin works in the browser. */
   let agentClient: APIRequestContext;
+  /** Slack's Web API for the connected workspace: its channels, and where the relay posts. */
+  let slack: FakeSlack;
 
   before(async () => {
+    slack = await startFakeSlack();
     world = await startConsoleWorld({
-      // The integrations seal their secrets with it; the Teams bot's service URL is a loopback one.
-      env: { SIDELINE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), OUTBOUND_ALLOW_PRIVATE: 'true' },
+      // The integrations seal their secrets with it; the Teams bot's service URL and the fake Slack are loopback ones.
+      env: { SIDELINE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), OUTBOUND_ALLOW_PRIVATE: 'true', SLACK_API_URL: `${slack.url}/api/` },
     });
     page = await world.context.newPage();
     agentClient = await request.newContext({ baseURL: world.baseUrl });
@@ -39,6 +53,7 @@ describe(`the console's admin pages in Chromium (${STORE_KIND})`, { skip }, () =
   after(async () => {
     await agentClient?.dispose();
     await world?.close();
+    await slack?.close();
   });
 
   const nav = () => page.getByRole('navigation', { name: 'Main' });
@@ -75,7 +90,8 @@ describe(`the console's admin pages in Chromium (${STORE_KIND})`, { skip }, () =
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByRole('status').filter({ hasText: `${AGENT.name} can now sign in as ${AGENT.email}` }).waitFor();
     const row = page.getByRole('table', { name: 'Agents and admins' }).getByRole('row').filter({ hasText: AGENT.email });
-    await row.getByText('Agent', { exact: true }).waitFor();
+    await row.waitFor();
+    assert.equal(await row.getByLabel(`Role of ${AGENT.name}`).inputValue(), 'agent');
     assert.equal((await agentId()).role, 'agent');
 
     await signOut();
@@ -105,7 +121,17 @@ describe(`the console's admin pages in Chromium (${STORE_KIND})`, { skip }, () =
     await page.waitForURL(/\/agent\/tickets$/);
     await openAdminPage('Users');
     const row = page.getByRole('table', { name: 'Agents and admins' }).getByRole('row').filter({ hasText: AGENT.email });
+    // It asks first, saying what happens; Cancel changes nothing.
     await row.getByRole('button', { name: `Deactivate ${AGENT.name}` }).click();
+    const confirm = page.getByRole('dialog', { name: `Deactivate ${AGENT.name}?` });
+    await confirm.getByText('is signed out at once, their API tokens stop working').waitFor();
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    assert.equal((await agentId()).suspended, false, 'Cancel does not deactivate');
+    assert.equal((await agentClient.get('/api/v2/users/me')).status(), 200, 'the agent is still signed in');
+    await row.getByRole('button', { name: `Deactivate ${AGENT.name}` }).click();
+    await confirm.getByRole('button', { name: 'Deactivate', exact: true }).click();
+    await confirm.waitFor({ state: 'detached' });
     await row.getByText('Deactivated').waitFor();
     assert.equal((await agentId()).suspended, true);
 
@@ -134,6 +160,66 @@ describe(`the console's admin pages in Chromium (${STORE_KIND})`, { skip }, () =
     assert.equal(old.status(), 401);
     const fresh = await agentClient.post('/api/v2/sideline/session', { data: { email: AGENT.email, password: 'alex-second-password' } });
     assert.equal(fresh.status(), 201);
+  });
+
+  it("Users: pages past the first 100 with Zendesk's next_page, and changes a role after asking", async () => {
+    // 100 more agents: 102 agents and admins, 100 a page.
+    const names = Array.from({ length: 100 }, (_, i) => `Paged Agent ${String(i + 1).padStart(3, '0')}`);
+    for (let i = 0; i < names.length; i += 10) {
+      const batch = await Promise.all(
+        names.slice(i, i + 10).map((name, j) => world.apiCall('POST', '/api/v2/users', { user: { name, email: `paged${i + j + 1}@helpdesk.test`, role: 'agent' } })),
+      );
+      assert.deepEqual(batch.map((r) => r.status), Array(batch.length).fill(201));
+    }
+    await page.reload();
+    const people = page.getByRole('table', { name: 'Agents and admins' });
+    await page.getByText('Showing 1–100 of 102').waitFor();
+    assert.equal(await people.getByRole('row').count(), 101, 'a header row and 100 people');
+    assert.equal(await people.getByRole('row').filter({ hasText: 'Paged Agent 100' }).count(), 0, 'the last one is on page 2');
+
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.getByText('Showing 101–102 of 102').waitFor();
+    const last = people.getByRole('row').filter({ hasText: 'Paged Agent 100' });
+    await last.waitFor();
+    assert.equal(await people.getByRole('row').filter({ hasText: ADMIN_EMAIL }).count(), 0, 'page 2 holds only the rest');
+
+    // Agent → admin, after the question.
+    const role = last.getByLabel('Role of Paged Agent 100');
+    await role.selectOption('admin');
+    const ask = page.getByRole('dialog', { name: 'Make Paged Agent 100 an admin?' });
+    await ask.getByText('They can then manage users, groups, API tokens and integrations.').waitFor();
+    await ask.getByRole('button', { name: 'Change role' }).click();
+    await ask.waitFor({ state: 'detached' });
+    const pagedRole = async () => {
+      for (const n of [1, 2]) {
+        const list = await world.apiCall<UserListBody>('GET', `/api/v2/users?page=${n}&per_page=100`);
+        const found = list.body.users.find((u) => u.name === 'Paged Agent 100');
+        if (found) return found.role;
+      }
+      return undefined;
+    };
+    assert.equal(await pagedRole(), 'admin');
+    await valueBecomes(role, 'admin');
+
+    // Cancel leaves the role alone.
+    await role.selectOption('end-user');
+    const demote = page.getByRole('dialog', { name: 'Make Paged Agent 100 an end user?' });
+    await demote.getByText('can no longer sign in to this console').waitFor();
+    await demote.getByRole('button', { name: 'Cancel' }).click();
+    await demote.waitFor({ state: 'detached' });
+    assert.equal(await pagedRole(), 'admin');
+    await valueBecomes(role, 'admin');
+
+    // Admin → end user: off the agents-and-admins list, on the end users'.
+    await role.selectOption('end-user');
+    await demote.getByRole('button', { name: 'Change role' }).click();
+    await page.getByText('Showing 101–101 of 101').waitFor();
+    assert.equal(await pagedRole(), 'end-user');
+    await page.getByLabel('Show').selectOption('end-user');
+    await page.getByRole('table', { name: 'End users' }).getByRole('row').filter({ hasText: 'Paged Agent 100' }).waitFor();
+    assert.deepEqual(await seriousViolations(page), [], 'no serious or critical axe violation on the paged Users page');
+    await page.getByLabel('Show').selectOption('staff');
+    await page.getByText('Showing 1–100 of 101').waitFor();
   });
 
   it('Groups: shows the empty state, creates a group, adds members and removes one', async () => {
@@ -202,18 +288,18 @@ describe(`the console's admin pages in Chromium (${STORE_KIND})`, { skip }, () =
     await page.getByText('No API tokens yet').waitFor();
   });
 
-  it('Integrations: connects a Slack workspace and the Teams bot, which the New side conversation form then offers; disconnects them', async () => {
+  it("Integrations: connects a Slack workspace and the Teams bot; New side conversation lists the workspace's real channels (a typed id when Slack will not say); disconnecting asks first", async () => {
     await openAdminPage('Integrations');
     await page.getByText('No Slack workspace connected').waitFor();
     await page.getByText('No Teams bot connected').waitFor();
     assert.deepEqual(await seriousViolations(page), [], 'no serious or critical axe violation on the Integrations page');
 
-    const slack = page.getByRole('form', { name: 'Connect a Slack workspace' });
-    await slack.getByLabel('Team id').fill('T0CONSOLE');
-    await slack.getByLabel('Workspace name').fill('Vendor Co');
-    await slack.getByLabel('Bot token').fill('xoxb-console-test-token');
-    await slack.getByLabel('Signing secret').fill('console-signing-secret');
-    await slack.getByRole('button', { name: 'Connect workspace' }).click();
+    const slackForm = page.getByRole('form', { name: 'Connect a Slack workspace' });
+    await slackForm.getByLabel('Team id').fill('T0CONSOLE');
+    await slackForm.getByLabel('Workspace name').fill('Vendor Co');
+    await slackForm.getByLabel('Bot token').fill('xoxb-console-test-token');
+    await slackForm.getByLabel('Signing secret').fill('console-signing-secret');
+    await slackForm.getByRole('button', { name: 'Connect workspace' }).click();
     const workspaces = page.getByRole('table', { name: 'Connected Slack workspaces' });
     await workspaces.getByRole('row').filter({ hasText: 'Vendor Co' }).getByText('T0CONSOLE').waitFor();
     assert.equal(await page.getByText('xoxb-console-test-token').count(), 0, 'the bot token is not shown');
@@ -227,41 +313,90 @@ describe(`the console's admin pages in Chromium (${STORE_KIND})`, { skip }, () =
     await page.getByText('Teams bot connected').waitFor();
 
     // An agent's New side conversation form offers what is connected.
+    slack.channels.push(
+      { id: 'C0VENDOR', name: 'vendors', is_member: true },
+      { id: 'G0ESCAL', name: 'escalations', is_private: true, is_member: true },
+      { id: 'C0GENERAL', name: 'general', is_member: false },
+    );
     const created = await world.apiCall<{ ticket: { id: number } }>('POST', '/api/v2/tickets', { ticket: { subject: 'Ask the vendor', comment: { body: 'x' } } });
     assert.equal(created.status, 201);
+    const slackTargets = async () => {
+      const list = await world.apiCall<{ side_conversations: Array<{ participants: Array<{ slack_workspace_id?: string; slack_channel_id?: string }> }> }>(
+        'GET',
+        `/api/v2/tickets/${created.body.ticket.id}/side_conversations`,
+      );
+      return list.body.side_conversations.flatMap((sc) => sc.participants.filter((p) => p.slack_channel_id).map((p) => [p.slack_workspace_id, p.slack_channel_id]));
+    };
+
+    // When Slack will not list the channels, the form says so and takes a typed channel id.
+    slack.fail('conversations.list', { kind: 'error', error: 'missing_scope' });
     await page.goto(`${world.baseUrl}/agent/tickets/${created.body.ticket.id}`);
     await page.getByRole('button', { name: 'New side conversation' }).click();
     await page.getByLabel('Type').selectOption('slack');
     const workspace = page.getByLabel('Workspace', { exact: true });
     await workspace.locator('option', { hasText: 'Vendor Co (T0CONSOLE)' }).waitFor({ state: 'attached' });
     assert.equal(await workspace.inputValue(), 'T0CONSOLE', 'the connected workspace is chosen');
-    await page.getByLabel('Channel', { exact: true }).fill('C0VENDOR');
+    await page.getByRole('status').filter({ hasText: 'could not be listed (Slack refused to list the channels: missing_scope)' }).waitFor();
+    slack.clearCalls();
+    await page.getByRole('textbox', { name: 'Channel', exact: true }).fill('C0VENDOR');
     await page.getByLabel('Message').fill('Do you have toner?');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     await page.getByRole('list', { name: 'Thread' }).getByText('Do you have toner?').waitFor();
-    const list = await world.apiCall<{ side_conversations: Array<{ participants: Array<{ slack_workspace_id?: string; slack_channel_id?: string }> }> }>(
-      'GET',
-      `/api/v2/tickets/${created.body.ticket.id}/side_conversations`,
-    );
-    assert.deepEqual(
-      list.body.side_conversations[0]!.participants.filter((p) => p.slack_channel_id).map((p) => [p.slack_workspace_id, p.slack_channel_id]),
-      [['T0CONSOLE', 'C0VENDOR']],
-    );
-    // The channel used is offered next time; Teams has its own channel field.
+    assert.deepEqual(await slackTargets(), [['T0CONSOLE', 'C0VENDOR']]);
+
+    // Next time the channel list is the workspace's real channels, read from Slack.
     await page.reload();
     await page.getByRole('button', { name: 'New side conversation' }).click();
     await page.getByLabel('Type').selectOption('slack');
+    const channel = page.getByRole('combobox', { name: 'Channel', exact: true });
+    await channel.locator('option', { hasText: '#escalations (private)' }).waitFor({ state: 'attached' });
+    const offered = await channel.locator('option').allTextContents();
+    assert.deepEqual(offered, ['Choose a channel…', '#escalations (private)', '#vendors', '#general', 'Another channel (type its id)…']);
+    assert.deepEqual(
+      slack.callsTo('conversations.list').map((c) => c.token),
+      ['xoxb-console-test-token'],
+      'listed once, with the workspace bot token',
+    );
+    // "Another channel" takes an id, offering the channels used before.
+    await channel.selectOption({ label: 'Another channel (type its id)…' });
+    await page.getByLabel('Channel id').waitFor();
     await page.locator('datalist#slack-channels option[value="C0VENDOR"]').waitFor({ state: 'attached' });
+    await channel.selectOption({ label: '#escalations (private)' });
+    assert.equal(await page.getByLabel('Channel id').count(), 0);
+    assert.deepEqual(await seriousViolations(page), [], 'no serious or critical axe violation on the Slack form');
+    await page.getByLabel('Subject').fill('Escalate the toner');
+    await page.getByLabel('Message').fill('Escalating this one.');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.getByRole('list', { name: 'Thread' }).getByText('Escalating this one.').waitFor();
+    assert.deepEqual((await slackTargets()).sort(), [['T0CONSOLE', 'C0VENDOR'], ['T0CONSOLE', 'G0ESCAL']]);
+
+    // Teams has its own channel field.
+    await page.getByRole('button', { name: 'New side conversation' }).click();
     await page.getByLabel('Type').selectOption('msteams');
     await page.getByLabel('Channel', { exact: true }).waitFor();
     assert.equal(await page.getByText('No Microsoft Teams bot is connected').count(), 0);
     assert.deepEqual(await seriousViolations(page), [], 'no serious or critical axe violation on the New side conversation form');
     await page.getByRole('button', { name: 'Cancel' }).click();
 
+    // Disconnecting asks first; Cancel keeps the connection.
     await openAdminPage('Integrations');
     await workspaces.getByRole('button', { name: 'Disconnect Vendor Co' }).click();
+    const askSlack = page.getByRole('dialog', { name: 'Disconnect Vendor Co?' });
+    await askSlack.getByText("forgets this workspace's bot token").waitFor();
+    await askSlack.getByRole('button', { name: 'Cancel' }).click();
+    await askSlack.waitFor({ state: 'detached' });
+    assert.equal((await world.apiCall<{ slack_workspaces: unknown[] }>('GET', '/api/v2/sideline/integrations/slack')).body.slack_workspaces.length, 1, 'Cancel keeps it');
+    await page.getByRole('button', { name: 'Disconnect Teams bot' }).click();
+    const askTeams = page.getByRole('dialog', { name: 'Disconnect the Teams bot?' });
+    await askTeams.getByRole('button', { name: 'Cancel' }).click();
+    await askTeams.waitFor({ state: 'detached' });
+    assert.equal((await world.apiCall('GET', '/api/v2/sideline/integrations/teams')).status, 200, 'Cancel keeps the bot');
+
+    await workspaces.getByRole('button', { name: 'Disconnect Vendor Co' }).click();
+    await askSlack.getByRole('button', { name: 'Disconnect', exact: true }).click();
     await page.getByText('No Slack workspace connected').waitFor();
     await page.getByRole('button', { name: 'Disconnect Teams bot' }).click();
+    await askTeams.getByRole('button', { name: 'Disconnect', exact: true }).click();
     await page.getByText('No Teams bot connected').waitFor();
     const left = await world.apiCall<{ slack_workspaces: unknown[] }>('GET', '/api/v2/sideline/integrations/slack');
     assert.deepEqual(left.body.slack_workspaces, []);

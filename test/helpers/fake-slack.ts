@@ -3,7 +3,7 @@ import { listenLoopback, readBody } from './loopback-http.js';
 
 /**
  * A loopback fake of Slack's Web API: enough of chat.postMessage, conversations.history,
- * conversations.replies, users.info and the files.uploadV2 trio (getUploadURLExternal, the upload
+ * conversations.replies, conversations.list (cursor paging over `channels`), users.info and the files.uploadV2 trio (getUploadURLExternal, the upload
  * POST, completeUploadExternal) for the Slack channel. Every call is recorded with the bot token
  * it carried; methods can be switched to answer `ratelimited` (HTTP 429 + Retry-After), a Slack
  * error code, or an HTTP error.
@@ -52,6 +52,15 @@ export interface SlackUser {
   profile: { real_name: string; display_name: string; email?: string };
 }
 
+/** A channel conversations.list answers with. */
+export interface FakeSlackChannel {
+  id: string;
+  name: string;
+  is_private?: boolean;
+  is_member?: boolean;
+  is_archived?: boolean;
+}
+
 export type SlackFailure =
   /** HTTP 429, `Retry-After: seconds`, body {ok:false, error:'ratelimited'}. */
   | { kind: 'ratelimited'; retryAfter: number }
@@ -67,6 +76,8 @@ export interface FakeSlack {
   posts: SlackPost[];
   uploads: SlackUpload[];
   users: Map<string, SlackUser>;
+  /** The workspace's channels, as conversations.list pages through them (in this order). */
+  channels: FakeSlackChannel[];
   callsTo(method: string): SlackCall[];
   /** The next `times` calls of `method` answer with `failure`. */
   fail(method: string, failure: SlackFailure, times?: number): void;
@@ -113,6 +124,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   const posts: SlackPost[] = [];
   const uploads: SlackUpload[] = [];
   const users = new Map<string, SlackUser>();
+  const channels: FakeSlackChannel[] = [];
   const failures = new Map<string, SlackFailure[]>();
   let tsCounter = 100;
   let fileCounter = 0;
@@ -157,6 +169,29 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         const thread = posts.filter((p) => p.channel === channel && (p.ts === ts || p.thread_ts === ts));
         if (thread.length === 0) return { status: 200, body: { ok: false, error: 'thread_not_found' }, accepted: false };
         return { status: 200, body: { ok: true, messages: thread.map((p) => messageOf(p, withMetadata)), has_more: false }, accepted: true };
+      }
+      case 'conversations.list': {
+        // Slack's cursor paging: an opaque cursor (here the next offset, base64), '' on the last page.
+        const limit = Math.min(1000, Math.max(1, Number(str(params['limit']) ?? '100') || 100));
+        const cursor = str(params['cursor']);
+        const offset = cursor ? Number(Buffer.from(cursor, 'base64').toString('utf8').replace(/^offset:/, '')) : 0;
+        if (!Number.isInteger(offset) || offset < 0) return { status: 200, body: { ok: false, error: 'invalid_cursor' }, accepted: false };
+        const types = (str(params['types']) ?? 'public_channel').split(',');
+        const visible = channels.filter(
+          (c) => (c.is_private ? types.includes('private_channel') : types.includes('public_channel')) && !(truthy(params['exclude_archived']) && c.is_archived),
+        );
+        const page = visible.slice(offset, offset + limit).map((c) => ({
+          id: c.id,
+          name: c.name,
+          is_channel: !c.is_private,
+          is_group: c.is_private === true,
+          is_private: c.is_private === true,
+          is_member: c.is_member === true,
+          is_archived: c.is_archived === true,
+        }));
+        const more = offset + limit < visible.length;
+        const next = more ? Buffer.from(`offset:${offset + limit}`).toString('base64') : '';
+        return { status: 200, body: { ok: true, channels: page, response_metadata: { next_cursor: next } }, accepted: true };
       }
       case 'users.info': {
         const user = users.get(str(params['user']) ?? '');
@@ -253,6 +288,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     posts,
     uploads,
     users,
+    channels,
     callsTo: (method) => calls.filter((c) => c.method === method),
     fail(method, failure, times = 1) {
       const queue = failures.get(method) ?? [];

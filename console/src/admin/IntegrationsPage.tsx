@@ -8,7 +8,7 @@ import { api, ApiError } from '../api/client';
 import type { SlackWorkspace, TeamsBot } from '../api/types';
 import { CenteredSpinner, EmptyState, ErrorState } from '../components/States';
 import { formatTime } from '../format';
-import { AdminPage, fieldError, FormError, FormRow, Scroll, Section } from './common';
+import { AdminPage, ConfirmDialog, fieldError, FormError, FormRow, Scroll, Section } from './common';
 
 /** A text field with the API's message for it. */
 function TextField(props: {
@@ -41,6 +41,7 @@ function SlackSection() {
   const [name, setName] = useState('');
   const [botToken, setBotToken] = useState('');
   const [signingSecret, setSigningSecret] = useState('');
+  const [disconnecting, setDisconnecting] = useState<SlackWorkspace | null>(null);
   const workspaces = useQuery({
     queryKey: ['integrations', 'slack'],
     queryFn: ({ signal }) => api<{ slack_workspaces: SlackWorkspace[] }>('/api/v2/sideline/integrations/slack', { signal }),
@@ -65,6 +66,7 @@ function SlackSection() {
   });
   const disconnect = useMutation({
     mutationFn: (team: string) => api<void>(`/api/v2/sideline/integrations/slack/${encodeURIComponent(team)}`, { method: 'DELETE' }),
+    onSuccess: () => setDisconnecting(null),
     onSettled: refresh,
   });
   const submit = (e: FormEvent) => {
@@ -102,7 +104,10 @@ function SlackSection() {
                   </Table.Cell>
                   <Table.Cell>{formatTime(w.created_at)}</Table.Cell>
                   <Table.Cell>
-                    <Button size="small" isDanger disabled={disconnect.isPending} aria-label={`Disconnect ${w.name ?? w.team_id}`} onClick={() => disconnect.mutate(w.team_id)}>
+                    <Button size="small" isDanger disabled={disconnect.isPending} aria-label={`Disconnect ${w.name ?? w.team_id}`} onClick={() => {
+                        disconnect.reset();
+                        setDisconnecting(w);
+                      }}>
                       Disconnect
                     </Button>
                   </Table.Cell>
@@ -112,7 +117,19 @@ function SlackSection() {
           </Table>
         </Scroll>
       )}
-      <FormError error={disconnect.error} fields={[]} />
+      {disconnecting ? (
+        <ConfirmDialog
+          title={`Disconnect ${disconnecting.name ?? disconnecting.team_id}?`}
+          confirmLabel="Disconnect"
+          pending={disconnect.isPending}
+          error={disconnect.error}
+          onClose={() => setDisconnecting(null)}
+          onConfirm={() => disconnect.mutate(disconnecting.team_id)}
+        >
+          Sideline forgets this workspace's bot token and signing secret. Messages still waiting to go to its channels fail, replies from Slack are no longer taken in, and agents
+          cannot start side conversations there until it is connected again.
+        </ConfirmDialog>
+      ) : null}
       <form onSubmit={submit} style={{ display: 'flex', flexDirection: 'column', gap: 12, marginTop: 16 }} aria-label="Connect a Slack workspace">
         <FormRow>
           <TextField label="Team id" hint="The workspace's id, e.g. T123ABC." value={teamId} onChange={setTeamId} error={fieldError(connect.error, 'team_id')} />
@@ -139,6 +156,7 @@ function TeamsSection() {
   const [appPassword, setAppPassword] = useState('');
   const [tenantId, setTenantId] = useState('');
   const [serviceUrl, setServiceUrl] = useState('https://smba.trafficmanager.net/teams/');
+  const [disconnecting, setDisconnecting] = useState(false);
   const bot = useQuery({
     queryKey: ['integrations', 'teams'],
     // 404 is the answer when no bot is connected: an empty state, not an error.
@@ -168,6 +186,7 @@ function TeamsSection() {
   });
   const disconnect = useMutation({
     mutationFn: () => api<void>('/api/v2/sideline/integrations/teams', { method: 'DELETE' }),
+    onSuccess: () => setDisconnecting(false),
     onSettled: refresh,
   });
   const submit = (e: FormEvent) => {
@@ -189,14 +208,33 @@ function TeamsSection() {
             <Alert.Title>Teams bot connected</Alert.Title>
             App <code>{connected.app_id}</code> in tenant <code>{connected.tenant_id}</code>, posting to {connected.service_url}, since {formatTime(connected.created_at)}.
           </Alert>
-          <Button isDanger disabled={disconnect.isPending} onClick={() => disconnect.mutate()}>
+          <Button
+            isDanger
+            disabled={disconnect.isPending}
+            onClick={() => {
+              disconnect.reset();
+              setDisconnecting(true);
+            }}
+          >
             Disconnect Teams bot
           </Button>
         </div>
       ) : (
         <EmptyState title="No Teams bot connected">Connect the bot below to start side conversations in Teams channels.</EmptyState>
       )}
-      <FormError error={disconnect.error} fields={[]} />
+      {disconnecting && connected ? (
+        <ConfirmDialog
+          title="Disconnect the Teams bot?"
+          confirmLabel="Disconnect"
+          pending={disconnect.isPending}
+          error={disconnect.error}
+          onClose={() => setDisconnecting(false)}
+          onConfirm={() => disconnect.mutate()}
+        >
+          Sideline forgets app {connected.app_id} and its password. Messages still waiting to go to Teams fail, replies from Teams are no longer taken in, and agents cannot start
+          side conversations in Teams channels until a bot is connected again.
+        </ConfirmDialog>
+      ) : null}
       <form onSubmit={submit} style={{ display: 'flex', flexDirection: 'column', gap: 12, marginTop: 16 }} aria-label="Connect the Teams bot">
         <FormRow>
           <TextField label="App id" hint="The bot's Microsoft app id." value={appId} onChange={setAppId} error={fieldError(connect.error, 'app_id')} />

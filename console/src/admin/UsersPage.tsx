@@ -1,4 +1,4 @@
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Button } from '@zendeskgarden/react-buttons';
 import { Field, Input, Select } from '@zendeskgarden/react-forms';
 import { Modal } from '@zendeskgarden/react-modals';
@@ -6,12 +6,12 @@ import { Alert } from '@zendeskgarden/react-notifications';
 import { Table } from '@zendeskgarden/react-tables';
 import { Tag } from '@zendeskgarden/react-tags';
 import { useState, type FormEvent } from 'react';
-import { api } from '../api/client';
-import type { Role, User } from '../api/types';
+import { api, samePath } from '../api/client';
+import type { Page, Role, User } from '../api/types';
 import { CenteredSpinner, EmptyState, ErrorState } from '../components/States';
 import { formatTime } from '../format';
 import { useMe } from '../session';
-import { AdminPage, fieldError, FormError, FormRow, Scroll, Section, useStaff } from './common';
+import { AdminPage, ConfirmDialog, fieldError, FormError, FormRow, Scroll, Section, STAFF_PATH } from './common';
 
 function statusOf(user: User): { label: string; hue: 'green' | 'grey' | 'red' } {
   if (user.active === false) return { label: 'Deleted', hue: 'red' };
@@ -34,6 +34,7 @@ function CreateUserForm() {
       setEmail('');
       setPassword('');
       void client.invalidateQueries({ queryKey: ['staff'] });
+      void client.invalidateQueries({ queryKey: ['users'] });
     },
   });
   const submit = (e: FormEvent) => {
@@ -136,90 +137,219 @@ function ResetPasswordModal({ user, onClose }: { user: User; onClose: () => void
   );
 }
 
+const ROLE_LABEL: Record<Role, string> = { agent: 'Agent', admin: 'Admin', 'end-user': 'End user' };
+const A_ROLE: Record<Role, string> = { agent: 'an agent', admin: 'an admin', 'end-user': 'an end user' };
+
+/** What the Users page lists: agents and admins (the default), or one role. */
+const SHOW = [
+  ['staff', 'Agents and admins'],
+  ['agent', 'Agents'],
+  ['admin', 'Admins'],
+  ['end-user', 'End users'],
+] as const;
+type Show = (typeof SHOW)[number][0];
+const PER_PAGE = 100;
+
+function firstPage(show: Show): string {
+  return show === 'staff' ? STAFF_PATH : `/api/v2/users?role=${encodeURIComponent(show)}&per_page=${PER_PAGE}`;
+}
+
+/** What a change of role means for the person, said before it is made. */
+function roleChangeText(user: User, role: Role): string {
+  const signIn =
+    role === 'end-user'
+      ? 'They can no longer sign in to this console; they stay on as a requester.'
+      : role === 'admin'
+        ? 'They can then manage users, groups, API tokens and integrations.'
+        : 'They keep the console but lose the admin pages.';
+  return `${user.name} becomes ${A_ROLE[role]}. ${signIn} They are signed out everywhere and sign in again.`;
+}
+
+type Pending = { kind: 'deactivate'; user: User } | { kind: 'role'; user: User; role: Role };
+
 function PeopleTable() {
   const me = useMe();
   const client = useQueryClient();
-  const staff = useStaff();
+  const [show, setShow] = useState<Show>('staff');
+  const [path, setPath] = useState(firstPage('staff'));
   const [resetting, setResetting] = useState<User | null>(null);
-  const suspend = useMutation({
-    mutationFn: ({ user, suspended }: { user: User; suspended: boolean }) =>
-      api<{ user: User }>(`/api/v2/users/${user.id}`, { method: 'PUT', body: { user: { suspended } } }),
-    onSettled: () => void client.invalidateQueries({ queryKey: ['staff'] }),
+  const [confirming, setConfirming] = useState<Pending | null>(null);
+  const people = useQuery({
+    queryKey: ['users', path],
+    queryFn: ({ signal }) => api<{ users: User[] } & Page>(path, { signal }),
+    placeholderData: (previous) => previous,
   });
+  const refresh = () => {
+    void client.invalidateQueries({ queryKey: ['users'] });
+    void client.invalidateQueries({ queryKey: ['staff'] });
+  };
+  const change = useMutation({
+    mutationFn: ({ user, changes }: { user: User; changes: { suspended?: boolean; role?: Role } }) =>
+      api<{ user: User }>(`/api/v2/users/${user.id}`, { method: 'PUT', body: { user: changes } }),
+    onSuccess: () => setConfirming(null),
+    onSettled: refresh,
+  });
+  const ask = (next: Pending) => {
+    change.reset();
+    setConfirming(next);
+  };
 
-  if (staff.isPending) return <CenteredSpinner label="Loading people" />;
-  if (staff.isError) return <ErrorState error={staff.error} />;
-  if (staff.data.people.length === 0) return <EmptyState title="No agents or admins yet">Add one above.</EmptyState>;
+  const page = Number(new URL(path, window.location.origin).searchParams.get('page') ?? '1') || 1;
+  const data = people.data;
+  const from = data && data.users.length ? (page - 1) * PER_PAGE + 1 : 0;
+
   return (
     <>
-      {suspend.error ? (
+      <FormRow style={{ marginBottom: 12 }}>
+        <Field>
+          <Field.Label>Show</Field.Label>
+          <Select
+            value={show}
+            onChange={(e) => {
+              const next = e.target.value as Show;
+              setShow(next);
+              setPath(firstPage(next));
+            }}
+          >
+            {SHOW.map(([key, label]) => (
+              <option key={key} value={key}>
+                {label}
+              </option>
+            ))}
+          </Select>
+        </Field>
+      </FormRow>
+      {change.error && !confirming ? (
         <Alert type="error" role="alert" style={{ marginBottom: 12 }}>
-          {suspend.error.message}
+          {change.error.message}
         </Alert>
       ) : null}
-      <Scroll>
-        <Table aria-label="Agents and admins">
-          <Table.Head>
-            <Table.HeaderRow>
-              <Table.HeaderCell>Name</Table.HeaderCell>
-              <Table.HeaderCell>Email</Table.HeaderCell>
-              <Table.HeaderCell>Role</Table.HeaderCell>
-              <Table.HeaderCell>Status</Table.HeaderCell>
-              <Table.HeaderCell>Added</Table.HeaderCell>
-              <Table.HeaderCell>Actions</Table.HeaderCell>
-            </Table.HeaderRow>
-          </Table.Head>
-          <Table.Body>
-            {staff.data.people.map((user) => {
-              const status = statusOf(user);
-              const deleted = user.active === false;
-              const self = user.id === me.id;
-              return (
-                <Table.Row key={user.id}>
-                  <Table.Cell>
-                    {user.name}
-                    {self ? ' (you)' : ''}
-                  </Table.Cell>
-                  <Table.Cell>{user.email}</Table.Cell>
-                  <Table.Cell>{user.role === 'admin' ? 'Admin' : 'Agent'}</Table.Cell>
-                  <Table.Cell>
-                    <Tag size="small" hue={status.hue}>
-                      {status.label}
-                    </Tag>
-                  </Table.Cell>
-                  <Table.Cell>{formatTime(user.created_at)}</Table.Cell>
-                  <Table.Cell>
-                    <div style={{ display: 'flex', gap: 8, flexWrap: 'wrap' }}>
-                      {deleted || self ? null : (
-                        <Button
-                          size="small"
-                          isDanger={!user.suspended}
-                          aria-label={`${user.suspended ? 'Reactivate' : 'Deactivate'} ${user.name}`}
-                          disabled={suspend.isPending}
-                          onClick={() => suspend.mutate({ user, suspended: !user.suspended })}
-                        >
-                          {user.suspended ? 'Reactivate' : 'Deactivate'}
-                        </Button>
+      {people.isPending ? (
+        <CenteredSpinner label="Loading people" />
+      ) : people.isError ? (
+        <ErrorState error={people.error} />
+      ) : !data || data.users.length === 0 ? (
+        <EmptyState title={show === 'end-user' ? 'No end users yet' : 'No agents or admins yet'}>{show === 'end-user' ? 'Requesters appear here once they write in.' : 'Add one above.'}</EmptyState>
+      ) : (
+        <Scroll>
+          <Table aria-label={SHOW.find(([key]) => key === show)![1]}>
+            <Table.Head>
+              <Table.HeaderRow>
+                <Table.HeaderCell>Name</Table.HeaderCell>
+                <Table.HeaderCell>Email</Table.HeaderCell>
+                <Table.HeaderCell>Role</Table.HeaderCell>
+                <Table.HeaderCell>Status</Table.HeaderCell>
+                <Table.HeaderCell>Added</Table.HeaderCell>
+                <Table.HeaderCell>Actions</Table.HeaderCell>
+              </Table.HeaderRow>
+            </Table.Head>
+            <Table.Body>
+              {data.users.map((user) => {
+                const status = statusOf(user);
+                const deleted = user.active === false;
+                const self = user.id === me.id;
+                return (
+                  <Table.Row key={user.id}>
+                    <Table.Cell>
+                      {user.name}
+                      {self ? ' (you)' : ''}
+                    </Table.Cell>
+                    <Table.Cell>{user.email}</Table.Cell>
+                    <Table.Cell>
+                      {deleted || self ? (
+                        ROLE_LABEL[user.role]
+                      ) : (
+                        <Field>
+                          <Field.Label hidden>Role of {user.name}</Field.Label>
+                          <Select
+                            isCompact
+                            value={user.role}
+                            disabled={change.isPending}
+                            onChange={(e) => {
+                              const role = e.target.value as Role;
+                              if (role !== user.role) ask({ kind: 'role', user, role });
+                            }}
+                          >
+                            {(Object.keys(ROLE_LABEL) as Role[]).map((role) => (
+                              <option key={role} value={role}>
+                                {ROLE_LABEL[role]}
+                              </option>
+                            ))}
+                          </Select>
+                        </Field>
                       )}
-                      {deleted ? null : (
-                        <Button size="small" aria-label={`Reset password for ${user.name}`} onClick={() => setResetting(user)}>
-                          Reset password
-                        </Button>
-                      )}
-                    </div>
-                  </Table.Cell>
-                </Table.Row>
-              );
-            })}
-          </Table.Body>
-        </Table>
-      </Scroll>
-      {staff.data.total > staff.data.people.length ? (
-        <p>
-          Showing {staff.data.people.length} of {staff.data.total}: the first 100 agents and the first 100 admins.
-        </p>
+                    </Table.Cell>
+                    <Table.Cell>
+                      <Tag size="small" hue={status.hue}>
+                        {status.label}
+                      </Tag>
+                    </Table.Cell>
+                    <Table.Cell>{user.created_at ? formatTime(user.created_at) : ''}</Table.Cell>
+                    <Table.Cell>
+                      <div style={{ display: 'flex', gap: 8, flexWrap: 'wrap' }}>
+                        {deleted || self ? null : user.suspended ? (
+                          <Button size="small" aria-label={`Reactivate ${user.name}`} disabled={change.isPending} onClick={() => change.mutate({ user, changes: { suspended: false } })}>
+                            Reactivate
+                          </Button>
+                        ) : (
+                          <Button size="small" isDanger aria-label={`Deactivate ${user.name}`} disabled={change.isPending} onClick={() => ask({ kind: 'deactivate', user })}>
+                            Deactivate
+                          </Button>
+                        )}
+                        {deleted ? null : (
+                          <Button size="small" aria-label={`Reset password for ${user.name}`} onClick={() => setResetting(user)}>
+                            Reset password
+                          </Button>
+                        )}
+                      </div>
+                    </Table.Cell>
+                  </Table.Row>
+                );
+              })}
+            </Table.Body>
+          </Table>
+        </Scroll>
+      )}
+      {data ? (
+        <div style={{ display: 'flex', gap: 8, alignItems: 'center', flexWrap: 'wrap', marginTop: 12 }}>
+          <Button size="small" disabled={!data.previous_page} onClick={() => data.previous_page && setPath(samePath(data.previous_page))}>
+            Previous page
+          </Button>
+          <span aria-live="polite">
+            {data.users.length ? `Showing ${from}–${from + data.users.length - 1} of ${data.count}` : `None of ${data.count}`}
+          </span>
+          <Button size="small" disabled={!data.next_page} onClick={() => data.next_page && setPath(samePath(data.next_page))}>
+            Next page
+          </Button>
+        </div>
       ) : null}
       {resetting ? <ResetPasswordModal user={resetting} onClose={() => setResetting(null)} /> : null}
+      {confirming?.kind === 'deactivate' ? (
+        <ConfirmDialog
+          title={`Deactivate ${confirming.user.name}?`}
+          confirmLabel="Deactivate"
+          pending={change.isPending}
+          error={change.error}
+          onClose={() => setConfirming(null)}
+          onConfirm={() => change.mutate({ user: confirming.user, changes: { suspended: true } })}
+        >
+          {confirming.user.name} ({confirming.user.email}) is signed out at once, their API tokens stop working, and they cannot sign in until an admin reactivates them. Their tickets and side
+          conversations stay as they are.
+        </ConfirmDialog>
+      ) : null}
+      {confirming?.kind === 'role' ? (
+        <ConfirmDialog
+          title={`Make ${confirming.user.name} ${A_ROLE[confirming.role]}?`}
+          confirmLabel="Change role"
+          danger={confirming.role !== 'admin'}
+          pending={change.isPending}
+          error={change.error}
+          onClose={() => setConfirming(null)}
+          onConfirm={() => change.mutate({ user: confirming.user, changes: { role: confirming.role } })}
+        >
+          {roleChangeText(confirming.user, confirming.role)}
+        </ConfirmDialog>
+      ) : null}
     </>
   );
 }
@@ -229,7 +359,7 @@ export function UsersPage() {
     <AdminPage title="Users" intro="The agents and admins who sign in to this console. Deactivating someone ends their sessions and API tokens' access at once; reactivating lets them back in.">
       <CreateUserForm />
       <Section aria-labelledby="people-heading">
-        <h2 id="people-heading">Agents and admins</h2>
+        <h2 id="people-heading">People</h2>
         <PeopleTable />
       </Section>
     </AdminPage>

@@ -1,10 +1,12 @@
 /** What the admin pages share: the admins-only gate, their layout, and field errors from the API. */
 import { useQuery } from '@tanstack/react-query';
+import { Button } from '@zendeskgarden/react-buttons';
+import { Modal } from '@zendeskgarden/react-modals';
 import { Alert } from '@zendeskgarden/react-notifications';
 import { XL } from '@zendeskgarden/react-typography';
 import type { ReactNode } from 'react';
 import styled from 'styled-components';
-import { api, ApiError } from '../api/client';
+import { api, ApiError, samePath } from '../api/client';
 import type { Page, User } from '../api/types';
 import { COLORS } from '../colors';
 import { EmptyState } from '../components/States';
@@ -96,17 +98,68 @@ export function displayName(user: Pick<User, 'name' | 'email'> | undefined, fall
   return user.email ? `${user.name} <${user.email}>` : user.name;
 }
 
-/** The help desk's agents and admins (who can sign in, own tokens and be in groups), by name: the first 100 of each role. */
+/**
+ * Asks before a change that is hard to undo (deactivating someone, a role change, disconnecting an
+ * integration): says what will happen, and acts only on its own button.
+ */
+export function ConfirmDialog(props: {
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  onConfirm: () => void;
+  onClose: () => void;
+  pending?: boolean;
+  error?: unknown;
+  danger?: boolean;
+}) {
+  return (
+    // Not animated: a question asked before a change is there at once (and holds still for the click).
+    <Modal onClose={props.onClose} aria-label={props.title} isAnimated={false}>
+      <Modal.Header tag="h2" isDanger={props.danger ?? true}>
+        {props.title}
+      </Modal.Header>
+      <Modal.Body style={{ display: 'flex', flexDirection: 'column', gap: 12 }}>
+        <div>{props.children}</div>
+        <FormError error={props.error} fields={[]} />
+      </Modal.Body>
+      <Modal.Footer>
+        <Modal.FooterItem>
+          <Button isBasic onClick={props.onClose}>
+            Cancel
+          </Button>
+        </Modal.FooterItem>
+        <Modal.FooterItem>
+          <Button isPrimary isDanger={props.danger ?? true} disabled={props.pending} onClick={props.onConfirm}>
+            {props.confirmLabel}
+          </Button>
+        </Modal.FooterItem>
+      </Modal.Footer>
+      <Modal.Close aria-label="Close" />
+    </Modal>
+  );
+}
+
+/** Zendesk's List Users for agents and admins at once (`role[]`), 100 a page. */
+export const STAFF_PATH = '/api/v2/users?role%5B%5D=agent&role%5B%5D=admin&per_page=100';
+/** How many pages of people the pickers read at most (10,000 people: Zendesk's offset paging limit). */
+const MAX_STAFF_PAGES = 100;
+
+/** The help desk's agents and admins (who can sign in, own tokens and be in groups), by name: every page, following `next_page`. */
 export function useStaff(enabled = true) {
   return useQuery({
     queryKey: ['staff'],
     queryFn: async ({ signal }) => {
-      const [agents, admins] = await Promise.all([
-        api<{ users: User[] } & Page>('/api/v2/users?role=agent&per_page=100', { signal }),
-        api<{ users: User[] } & Page>('/api/v2/users?role=admin&per_page=100', { signal }),
-      ]);
-      const people = [...agents.users, ...admins.users].sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
-      return { people, total: agents.count + admins.count };
+      const people: User[] = [];
+      let next: string | null = STAFF_PATH;
+      let total = 0;
+      for (let pages = 0; next && pages < MAX_STAFF_PAGES; pages++) {
+        const page: { users: User[] } & Page = await api<{ users: User[] } & Page>(next, { signal });
+        people.push(...page.users);
+        total = page.count;
+        next = page.next_page ? samePath(page.next_page) : null;
+      }
+      people.sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+      return { people, total };
     },
     enabled,
   });

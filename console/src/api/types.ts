@@ -71,6 +71,12 @@ export interface Destinations {
   msteams: { connected: boolean; channel_ids: string[] };
 }
 
+/** GET /api/v2/sideline/side_conversation_destinations/slack/{team_id}/channels */
+export interface SlackChannelList {
+  slack_channels: Array<{ id: string; name: string; is_private: boolean; is_member: boolean }>;
+  complete: boolean;
+}
+
 export interface Group {
   id: number;
   name: string;

@@ -41,6 +41,8 @@ const CommentCard = styled.li`
   border-bottom: 1px solid ${COLORS.border};
   padding: 12px 0;
 `;
+/** How often an open ticket is re-read while the live stream is up (the stream says nothing of tickets). */
+const TICKET_RECHECK_MS = 5_000;
 const STATUSES: TicketStatus[] = ['new', 'open', 'pending', 'hold', 'solved', 'closed'];
 
 function useUsers(ids: number[]): Map<number, User> {
@@ -60,6 +62,9 @@ export function TicketPage() {
   const ticketId = Number(useParams().ticketId);
   const client = useQueryClient();
   const refetchInterval = useRefetchInterval(2_000);
+  // The stream carries side conversation events only: the ticket itself (someone else's status
+  // change or comment) is re-read every few seconds even while the stream is up.
+  const ticketInterval = refetchInterval === false ? TICKET_RECHECK_MS : refetchInterval;
   const [comment, setComment] = useState('');
   const knownUpdate = useRef<string | null>(null);
   const [changedUnderYou, setChangedUnderYou] = useState(false);
@@ -68,7 +73,7 @@ export function TicketPage() {
     queryKey: ['ticket', ticketId, 'ticket'],
     queryFn: ({ signal }) => api<{ ticket: Ticket }>(`/api/v2/tickets/${ticketId}`, { signal }).then((r) => r.ticket),
     enabled: Number.isSafeInteger(ticketId) && ticketId > 0,
-    refetchInterval,
+    refetchInterval: ticketInterval,
   });
   const comments = useQuery({
     queryKey: ['ticket', ticketId, 'comments'],
@@ -84,12 +89,16 @@ export function TicketPage() {
   const t = ticket.data;
   const people = useUsers([t?.requester_id, t?.assignee_id, ...(comments.data?.comments ?? []).map((c) => c.author_id)].filter((x): x is number => typeof x === 'number'));
 
-  // A banner when the ticket changed under the agent (someone else's write, seen by a re-read).
+  // A banner when the ticket changed under the agent (someone else's write, seen by a re-read);
+  // its comments are read again then too.
   useEffect(() => {
     if (!t) return;
-    if (knownUpdate.current && knownUpdate.current !== t.updated_at) setChangedUnderYou(true);
+    if (knownUpdate.current && knownUpdate.current !== t.updated_at) {
+      setChangedUnderYou(true);
+      void client.invalidateQueries({ queryKey: ['ticket', ticketId, 'comments'] });
+    }
     knownUpdate.current = t.updated_at;
-  }, [t]);
+  }, [t, client, ticketId]);
   useEffect(() => {
     knownUpdate.current = null;
     setChangedUnderYou(false);

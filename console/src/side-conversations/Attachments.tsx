@@ -2,7 +2,7 @@ import { Button } from '@zendeskgarden/react-buttons';
 import { Progress } from '@zendeskgarden/react-loaders';
 import { useRef, useState, type DragEvent } from 'react';
 import styled from 'styled-components';
-import { uploadAttachment } from '../api/client';
+import { ApiError, uploadAttachment } from '../api/client';
 import { COLORS } from '../colors';
 import { formatBytes } from '../format';
 
@@ -35,6 +35,15 @@ const ErrorText = styled.span`
   grid-column: 1 / -1;
 `;
 
+/** Why an upload failed, in words: a size refusal names the file's size and the limit. */
+export function uploadError(err: unknown, size: number): string {
+  if (err instanceof ApiError && err.status === 413) {
+    const limit = /(\d+) bytes/.exec(err.message);
+    return limit ? `Too large (${formatBytes(size)}): attachments are limited to ${formatBytes(Number(limit[1]))}.` : `Too large (${formatBytes(size)}): ${err.message}`;
+  }
+  return err instanceof Error ? err.message : 'The upload failed.';
+}
+
 /** Attach files: a picker and a drop zone; each file uploads at once, with progress and its error. */
 export function AttachFiles({ uploads, onChange }: { uploads: PendingUpload[]; onChange: (next: (current: PendingUpload[]) => PendingUpload[]) => void }) {
   const input = useRef<HTMLInputElement>(null);
@@ -47,7 +56,7 @@ export function AttachFiles({ uploads, onChange }: { uploads: PendingUpload[]; o
       const update = (patch: Partial<PendingUpload>) => onChange((current) => current.map((u) => (u.key === key ? { ...u, ...patch } : u)));
       uploadAttachment(file, (progress) => update({ progress }))
         .then((res) => update({ id: res.id, progress: 1 }))
-        .catch((err: unknown) => update({ error: err instanceof Error ? err.message : 'The upload failed.' }));
+        .catch((err: unknown) => update({ error: uploadError(err, file.size) }));
     }
   };
 

@@ -6,7 +6,8 @@ import { LG } from '@zendeskgarden/react-typography';
 import { Link } from 'react-router';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, type FieldErrors } from '../api/client';
-import type { Destinations, Group, Page, SideConversation, Ticket, User } from '../api/types';
+import type { Destinations, Group, Page, SideConversation, SlackChannelList, Ticket } from '../api/types';
+import { useStaff } from '../admin/common';
 import { ErrorState } from '../components/States';
 import { useMe } from '../session';
 import { textToHtml } from '../format';
@@ -64,6 +65,119 @@ function ChannelField(props: { id: string; hint: string; known: string[]; value:
   );
 }
 
+/** The choice in the Channel list that reveals a typed channel id instead. */
+const OTHER_CHANNEL = '__other__';
+
+/**
+ * The Slack channel: a list of the workspace's real channels (read from Slack by the server), with
+ * "Another channel" for one typed by id; when Slack cannot be asked, the typed id alone.
+ */
+function SlackChannelField(props: { teamId: string; used: string[]; value: string; onChange: (value: string) => void; error: string | undefined }) {
+  const [typing, setTyping] = useState(false);
+  const channels = useQuery({
+    queryKey: ['slack_channels', props.teamId],
+    queryFn: ({ signal }) => api<SlackChannelList>(`/api/v2/sideline/side_conversation_destinations/slack/${encodeURIComponent(props.teamId)}/channels`, { signal }),
+    enabled: props.teamId !== '',
+    staleTime: 60_000,
+    retry: false,
+  });
+  useEffect(() => setTyping(false), [props.teamId]);
+
+  if (channels.isError || !props.teamId) {
+    return (
+      <>
+        {channels.isError ? (
+          <Alert type="warning" role="status">
+            The channels of this workspace could not be listed ({channels.error.message}). Type the channel id instead.
+          </Alert>
+        ) : null}
+        <ChannelField
+          id="slack-channels"
+          hint="A channel used before, or a channel id such as C0123456 (the bot must be in the channel)."
+          known={props.used}
+          value={props.value}
+          onChange={props.onChange}
+          error={props.error}
+        />
+      </>
+    );
+  }
+  const list = channels.data?.slack_channels ?? [];
+  const member = list.filter((c) => c.is_member);
+  const others = list.filter((c) => !c.is_member);
+  const listed = list.some((c) => c.id === props.value);
+  const label = (c: SlackChannelList['slack_channels'][number]) => `#${c.name}${c.is_private ? ' (private)' : ''}`;
+  return (
+    <>
+      <Field>
+        <Field.Label>Channel</Field.Label>
+        <Field.Hint>
+          {channels.data && !channels.data.complete
+            ? 'The first 2,000 channels of the workspace; choose Another channel for the rest.'
+            : 'The bot posts in the channel, so it must be in it (invite it with /invite).'}
+        </Field.Hint>
+        <Select
+          value={typing ? OTHER_CHANNEL : listed ? props.value : ''}
+          disabled={channels.isPending}
+          validation={props.error && !typing ? 'error' : undefined}
+          onChange={(e) => {
+            if (e.target.value === OTHER_CHANNEL) {
+              setTyping(true);
+              props.onChange('');
+            } else {
+              setTyping(false);
+              props.onChange(e.target.value);
+            }
+          }}
+        >
+          <option value="">{channels.isPending ? 'Loading channels…' : list.length ? 'Choose a channel…' : 'No channels visible to the bot'}</option>
+          {member.length ? (
+            <optgroup label="Channels the bot is in">
+              {member.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {label(c)}
+                </option>
+              ))}
+            </optgroup>
+          ) : null}
+          {others.length ? (
+            <optgroup label="Other channels (invite the bot first)">
+              {others.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {label(c)}
+                </option>
+              ))}
+            </optgroup>
+          ) : null}
+          <option value={OTHER_CHANNEL}>Another channel (type its id)…</option>
+        </Select>
+        {props.error && !typing ? <Field.Message validation="error">{props.error}</Field.Message> : null}
+      </Field>
+      {typing ? (
+        <Field>
+          <Field.Label>Channel id</Field.Label>
+          <Field.Hint>Such as C0123456, from the channel's details in Slack.</Field.Hint>
+          <Input
+            list={props.used.length ? 'slack-channels' : undefined}
+            autoComplete="off"
+            value={props.value}
+            onChange={(e) => props.onChange(e.target.value)}
+            validation={props.error ? 'error' : undefined}
+          />
+          {props.used.length ? (
+            <datalist id="slack-channels">
+              {props.used.map((c) => (
+                <option key={c} value={c} />
+              ))}
+            </datalist>
+          ) : null}
+          {props.error ? <Field.Message validation="error">{props.error}</Field.Message> : null}
+        </Field>
+      ) : null}
+    </>
+  );
+}
+
 /** Nothing to send with yet: admins are pointed at Integrations, agents at their admins. */
 function NotConnected({ what }: { what: string }) {
   const me = useMe();
@@ -97,19 +211,8 @@ export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ti
     enabled: kind === 'child_ticket',
     staleTime: 60_000,
   });
-  const agents = useQuery({
-    queryKey: ['agents'],
-    queryFn: async () => {
-      const [a, b] = await Promise.all([
-        api<{ users: User[] } & Page>('/api/v2/users?role=agent&per_page=100'),
-        api<{ users: User[] } & Page>('/api/v2/users?role=admin&per_page=100'),
-      ]);
-      return [...a.users, ...b.users].sort((x, y) => x.name.localeCompare(y.name));
-    },
-    enabled: kind === 'child_ticket',
-    staleTime: 60_000,
-  });
-
+  // Every agent and admin (all pages), for the optional Agent of a child ticket.
+  const agents = useStaff(kind === 'child_ticket');
   const destinations = useQuery({
     queryKey: ['destinations'],
     queryFn: ({ signal }) => api<Destinations>('/api/v2/sideline/side_conversation_destinations', { signal }),
@@ -202,7 +305,13 @@ export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ti
           {destinations.isSuccess && slackWorkspaces.length === 0 ? <NotConnected what="No Slack workspace is connected" /> : null}
           <Field>
             <Field.Label>Workspace</Field.Label>
-            <Select value={workspace} onChange={(e) => setWorkspace(e.target.value)} validation={errors.workspace ? 'error' : undefined} disabled={slackWorkspaces.length === 0}>
+            <Select
+              value={workspace}
+              onChange={(e) => {
+                setWorkspace(e.target.value);
+                setChannel('');
+              }}
+              validation={errors.workspace ? 'error' : undefined} disabled={slackWorkspaces.length === 0}>
               {destinations.isPending ? <option value="">Loading workspaces…</option> : null}
               {slackWorkspaces.map((w) => (
                 <option key={w.team_id} value={w.team_id}>
@@ -212,14 +321,15 @@ export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ti
             </Select>
             {errors.workspace ? <Field.Message validation="error">{errors.workspace}</Field.Message> : null}
           </Field>
-          <ChannelField
-            id="slack-channels"
-            hint="A channel used before, or a channel id such as C0123456 (the bot must be in the channel)."
-            known={slackWorkspaces.find((w) => w.team_id === workspace)?.channel_ids ?? []}
-            value={channel}
-            onChange={setChannel}
-            error={errors.channel}
-          />
+          {slackWorkspaces.length ? (
+            <SlackChannelField
+              teamId={workspace}
+              used={slackWorkspaces.find((w) => w.team_id === workspace)?.channel_ids ?? []}
+              value={channel}
+              onChange={setChannel}
+              error={errors.channel}
+            />
+          ) : null}
         </>
       ) : null}
       {kind === 'msteams' ? (
@@ -255,7 +365,7 @@ export function NewSideConversation({ ticket, onClose, onCreated }: { ticket: Ti
             <Field.Hint>Optional: who in the group gets the child ticket.</Field.Hint>
             <Select value={agentId} onChange={(e) => setAgentId(e.target.value)} validation={errors.agent ? 'error' : undefined}>
               <option value="">Anyone in the group</option>
-              {(agents.data ?? []).map((u) => (
+              {(agents.data?.people ?? []).map((u) => (
                 <option key={u.id} value={u.id}>
                   {u.name}
                 </option>

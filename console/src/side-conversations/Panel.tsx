@@ -87,6 +87,8 @@ export function SideConversationsPanel({ ticket, comments }: { ticket: Ticket; c
   };
 
   useShortcut('c', () => setComposing(true));
+  // Esc closes the composer wherever the focus is (inside it, the form's own handler does).
+  useShortcut('Escape', () => setComposing(false));
 
   return (
     <Aside aria-label="Side conversations">

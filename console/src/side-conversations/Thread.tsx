@@ -143,11 +143,18 @@ export function Thread({ conversation, comments, onBack }: { conversation: SideC
   useEffect(() => {
     if (!lastEventId) return;
     api(`/api/v2/sideline/side_conversations/${conversation.id}/read`, { method: 'PUT', body: {} })
-      .then(() => client.invalidateQueries({ queryKey: ['ticket', ticketId, 'read_markers'] }))
+      .then(() =>
+        Promise.all([
+          client.invalidateQueries({ queryKey: ['ticket', ticketId, 'read_markers'] }),
+          // The Tickets view's unread counts too, so going back shows it read at once.
+          client.invalidateQueries({ queryKey: ['ticket_list'] }),
+        ]),
+      )
       .catch(() => undefined);
   }, [lastEventId, conversation.id, ticketId, client]);
 
   useShortcut('r', () => setReplying(true));
+  useShortcut('Escape', () => setReplying(false));
   useEffect(() => {
     if (replying) replyRef.current?.focus();
   }, [replying]);
