@@ -28,11 +28,13 @@ import { runBackup, runRestore } from './cli/backup.js';
 import { startBackupSocket } from './ops/backup-socket.js';
 import { RESET_PASSWORD_USAGE, resetPasswordCommand, unappliedAdminPasswordWarning } from './cli/reset-password.js';
 import { CREATE_ACCOUNT_USAGE, createAccountCommand } from './cli/create-account.js';
+import { IMPORT_FROM_USAGE, importFromCommand } from './imports/migrate/command.js';
 
 /** Commands in their own modules (src/cli/), each parsing its own options. */
 const COMMANDS: Record<string, (args: string[], config: Config) => Promise<void>> = {
   'reset-password': resetPasswordCommand,
   'create-account': createAccountCommand,
+  'import-from': importFromCommand,
 };
 
 const USAGE = `Usage: sideline <command>
@@ -49,6 +51,7 @@ Commands:
   init-store                     make the embedded store in DATA_DIR if there is none (npm install runs it)
   ${RESET_PASSWORD_USAGE}
   ${CREATE_ACCOUNT_USAGE}
+  ${IMPORT_FROM_USAGE}
 
 Configuration comes from the environment; see README.md.`;
 

@@ -327,9 +327,13 @@ async function writeEvents(
   return written;
 }
 
-/** What the imported events leave the conversation at: its state, subject, preview and times. */
-function outcome(prepared: PreparedEvent[]) {
-  let state: SideConversationState | undefined;
+/**
+ * What the imported events leave the conversation at: its state, subject, preview and times. As on
+ * the live road, a reply to a closed conversation reopens it (at the reply's time).
+ */
+function outcome(prepared: PreparedEvent[], initialState: SideConversationState) {
+  let state = initialState;
+  let changedState = false;
   let stateAt: Date | undefined;
   let subject: string | undefined;
   let preview: string | undefined;
@@ -338,14 +342,20 @@ function outcome(prepared: PreparedEvent[]) {
     if (e.updates?.state !== undefined) {
       state = e.updates.state;
       stateAt = e.createdAt;
+      changedState = true;
     }
     if (e.updates?.subject !== undefined) subject = e.updates.subject;
     if (e.message) {
+      if (e.type === 'reply' && state === 'closed') {
+        state = 'open';
+        stateAt = e.createdAt;
+        changedState = true;
+      }
       preview = e.message.preview_text;
       messageAt = e.createdAt;
     }
   }
-  return { state, stateAt, subject, preview, messageAt, lastAt: prepared[prepared.length - 1]!.createdAt };
+  return { state: changedState ? state : undefined, stateAt, subject, preview, messageAt, lastAt: prepared[prepared.length - 1]!.createdAt };
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -353,8 +363,15 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 export interface ImportOptions {
-  /** `import-from`: the checkpoint to record in the import's own transaction. */
-  checkpoint?: CheckpointKey;
+  /**
+   * `import-from`: checkpoints to record in the import's own transaction (target: the conversation's
+   * id unless given), so a run killed before the commit redoes the import and one killed after skips it.
+   */
+  checkpoints?: Array<CheckpointKey & { targetId?: string }>;
+}
+
+async function recordCheckpoints(trx: Executor, accountId: number, options: ImportOptions, scId: string): Promise<void> {
+  for (const c of options.checkpoints ?? []) await recordCheckpoint(trx, accountId, c, c.targetId ?? scId);
 }
 
 export function createSideConversationImports({ db }: { db: Kysely<Database> }) {
@@ -410,7 +427,7 @@ export function createSideConversationImports({ db }: { db: Kysely<Database> }) 
             const earlier = await findImportedSideConversation(trx, actor.accountId, importKey);
             if (earlier) throw conflict(`A side conversation with these external_ids was imported already: ${earlier.id} on ticket ${earlier.ticket_id}`);
           }
-          const result = outcome(prepared);
+          const result = outcome(prepared, 'open');
           const sc = await insertImportedSideConversation(trx, {
             id: randomUUID(),
             account_id: actor.accountId,
@@ -430,7 +447,7 @@ export function createSideConversationImports({ db }: { db: Kysely<Database> }) 
           const presented = await insertParticipants(trx, actor.accountId, sc.id, participants);
           const written = await writeEvents(trx, actor.accountId, sc, prepared);
           if (channel === 'child_ticket' && childTicketId !== null) await linkChildTicket(trx, actor.accountId, childTicketId, sc.id);
-          if (options.checkpoint) await recordCheckpoint(trx, actor.accountId, options.checkpoint, sc.id);
+          await recordCheckpoints(trx, actor.accountId, options, sc.id);
           const first = written[0]!;
           return { sideConversation: sc, participants: presented, event: first.event, details: { attachments: first.attachments, deliveries: [] }, updates: {} };
         });
@@ -460,7 +477,7 @@ export function createSideConversationImports({ db }: { db: Kysely<Database> }) 
         const keys = messageIdKeys(prepared);
         refuseDuplicateMessages(keys, await existingMessageExternalIds(trx, actor.accountId, sc.id, keys));
 
-        const result = outcome(prepared);
+        const result = outcome(prepared, sc.state);
         const updates: Record<string, unknown> = {};
         if (result.state !== undefined && result.state !== sc.state) updates['state'] = result.state;
         if (result.subject !== undefined && result.subject !== sc.subject) updates['subject'] = result.subject;
@@ -476,7 +493,7 @@ export function createSideConversationImports({ db }: { db: Kysely<Database> }) 
           participants = await addParticipants(trx, actor.accountId, updated, candidates, participants);
         }
         const written = await writeEvents(trx, actor.accountId, updated, prepared);
-        if (options.checkpoint) await recordCheckpoint(trx, actor.accountId, options.checkpoint, sc.id);
+        await recordCheckpoints(trx, actor.accountId, options, sc.id);
         const newest = written[written.length - 1]!;
         return { sideConversation: updated, participants, event: newest.event, details: { attachments: newest.attachments, deliveries: [] }, updates };
       });

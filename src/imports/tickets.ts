@@ -3,6 +3,7 @@ import type { Database, Ticket, TicketStatus } from '../db/types.js';
 import { findGroup } from '../groups/repo.js';
 import { ValidationErrors } from '../http/errors.js';
 import { commentBodies } from '../tickets/service.js';
+import { sanitizeClientHtml } from '../text/html.js';
 import { insertTicket, nextTicketId } from '../tickets/repo.js';
 import { findUser } from '../users/repo.js';
 import { insertImportedComments, recordCheckpoint, type CheckpointKey } from './repo.js';
@@ -45,7 +46,9 @@ export function createTicketImports({ db }: { db: Kysely<Database> }) {
         let previous: Date | null = null;
         for (const [i, c] of input.comments.entries()) {
           const field = `comments[${i}]`;
-          const bodies = commentBodies({ body: c.value ?? c.body, html_body: c.html_body });
+          const plain = commentBodies({ body: c.value ?? c.body, html_body: c.html_body });
+          // Both given (an export): the HTML as it was, sanitised, beside its text.
+          const bodies = plain && c.html_body?.trim() && (c.value ?? c.body)?.trim() ? { body: plain.body, html: sanitizeClientHtml(c.html_body) } : plain;
           if (!bodies) errors.add(`${field}.body`, 'Comment: body cannot be blank');
           const authorId = c.author_id ?? requesterId;
           if (c.author_id !== undefined) await userExists(c.author_id, `${field}.author_id`);
