@@ -21,7 +21,7 @@ export interface SeededSource {
   counts: { tickets: number; sideConversations: number };
 }
 
-async function ok<T>(t: TestApp, method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown, status = method === 'POST' ? 201 : 200): Promise<T> {
+async function ok<T>(t: Pick<TestApp, 'request'>, method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown, status = method === 'POST' ? 201 : 200): Promise<T> {
   const res = await t.request({ method, url, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
   expectStatus(res, status);
   return res.json<T>();
@@ -104,7 +104,7 @@ interface Page {
   next_page: string | null;
 }
 
-async function all<T>(t: TestApp, path: string, key: string): Promise<T[]> {
+async function all<T>(t: Pick<TestApp, 'request'>, path: string, key: string): Promise<T[]> {
   const out: T[] = [];
   let next: string | null = path;
   while (next) {
@@ -118,7 +118,7 @@ async function all<T>(t: TestApp, path: string, key: string): Promise<T[]> {
 type Json = Record<string, unknown>;
 
 /** Everything an account holds, through its API, with ids replaced by emails, names and ticket positions. */
-export async function snapshot(t: TestApp): Promise<Json> {
+export async function snapshot(t: Pick<TestApp, 'request'>): Promise<Json> {
   const users = await all<Json>(t, '/api/v2/users.json?per_page=100', 'users');
   const emailOf = new Map(users.map((u) => [u['id'] as number, u['email'] as string]));
   const person = (id: unknown) => (id === null || id === undefined ? null : (emailOf.get(id as number) ?? `unknown user ${String(id)}`));
