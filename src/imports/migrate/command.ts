@@ -25,7 +25,14 @@ export async function importFromCommand(args: string[], config: Config): Promise
   if (!url || !values.email || !token) throw new ConfigError(`import-from needs the source URL, --email and --token.\n\nUsage: sideline ${IMPORT_FROM_USAGE}`);
   let source: ZendeskSource;
   try {
-    source = new ZendeskSource({ url, email: values.email, token, onRetry: () => undefined });
+    source = new ZendeskSource({
+      url,
+      email: values.email,
+      token,
+      // Said on its own line: a source that keeps limiting or failing is worth seeing while it happens.
+      onRetry: ({ status, waitMs, url: asked }) =>
+        void process.stderr.write(`\n${status === 429 ? 'rate limited' : status === null ? 'connection failed' : `answered ${status}`} on ${new URL(asked).pathname}; asking again in ${(waitMs / 1000).toFixed(1)} s\n`),
+    });
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }

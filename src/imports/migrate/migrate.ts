@@ -125,6 +125,8 @@ export interface Summary {
 export interface Progress {
   phase(name: string, total: number | null): void;
   tick(kind: Kind, outcome: 'imported' | 'skipped' | 'failed', count?: number): void;
+  /** The last phase went through one more ticket's side conversations. */
+  advance?(): void;
   done(summary: Summary): void;
 }
 
@@ -291,6 +293,7 @@ export async function migrate(options: MigrateOptions): Promise<Summary> {
   progress.phase('side conversations', sourceTickets.length);
   for (const t of sourceTickets) {
     checkAbort();
+    progress.advance?.();
     const localTicket = tickets.get(t.id);
     if (localTicket === undefined && !dryRun) continue;
     let conversations: SourceSideConversation[];

@@ -50,8 +50,12 @@ export function consoleProgress(out: NodeJS.WriteStream | { write(s: string): bo
     },
     tick(kind, outcome, count = 1) {
       counts[kind][outcome] += count;
-      // The bar counts the phase's own items: tickets in the tickets phase; in the last phase, tickets whose conversations are read.
+      // The bar counts the phase's own items; in the last phase, tickets whose conversations are read (advance).
       if ((phase === 'users' && kind === 'users') || (phase === 'groups' && kind === 'groups') || (phase === 'tickets' && kind === 'tickets')) position += count;
+      draw();
+    },
+    advance() {
+      position += 1;
       draw();
     },
     done(summary: Summary) {
