@@ -216,6 +216,19 @@ describe(`import endpoints (${STORE_KIND})`, () => {
     assert.deepEqual(unknown.json(), NOT_FOUND);
   });
 
+  it('recognises repeated message external_ids whatever the order and length of their keys (409)', async () => {
+    const ticketId = await newTicket();
+    const created = await t.request({ method: 'POST', url: `/api/v2/tickets/${ticketId}/side_conversations/import`, payload: history() });
+    expectStatus(created, 201);
+    const url = `/api/v2/tickets/${ticketId}/side_conversations/${created.json<WriteBody>().side_conversation.id}/events/import`;
+    const event = (ids: Record<string, string>, at: string) => ({ events: [{ created_at: at, message: { body: 'Again', external_ids: ids } }] });
+    expectStatus(await t.request({ method: 'POST', url, payload: event({ a_rather_long_key: '1', b: '2' }, '2025-03-05T08:00:00Z') }), 201);
+    expectStatus(await t.request({ method: 'POST', url, payload: event({ b: '2', a_rather_long_key: '1' }, '2025-03-05T09:00:00Z') }), 409);
+    const twice = { events: [event({ k: 'same' }, '2025-03-05T10:00:00Z').events[0], event({ k: 'same' }, '2025-03-05T11:00:00Z').events[0]] };
+    expectStatus(await t.request({ method: 'POST', url, payload: twice }), 409);
+    expectStatus(await t.request({ method: 'POST', url, payload: event({ b: '2', a_rather_long_key: '3' }, '2025-03-05T12:00:00Z') }), 201);
+  });
+
   it('imports a child-ticket conversation (linking the child ticket) and a Slack one, keeping their participants', async () => {
     const parent = await newTicket('Parent');
     const child = await newTicket('Child');

@@ -112,6 +112,10 @@ export function lastEventOf(db: Executor, accountId: number, sideConversationId:
     .executeTakeFirst();
 }
 
+function canonical(ids: Record<string, string>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(ids).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
 /** Which of these message external_ids (as canonical JSON) the conversation's events already carry. */
 export async function existingMessageExternalIds(db: Executor, accountId: number, sideConversationId: string, candidates: string[]): Promise<Set<string>> {
   if (candidates.length === 0) return new Set();
@@ -122,7 +126,8 @@ export async function existingMessageExternalIds(db: Executor, accountId: number
     .where('side_conversation_id', '=', sideConversationId)
     .where(sql<boolean>`message->'external_ids' in (${sql.join(candidates.map((c) => sql`${c}::jsonb`))})`)
     .execute();
-  return new Set(rows.map((r) => JSON.stringify(JSON.parse(r.ids))));
+  // Sorted as canonicalIds sorts them (jsonb's own key order is by length first).
+  return new Set(rows.map((r) => canonical(JSON.parse(r.ids) as Record<string, string>)));
 }
 
 /** A child ticket learns the conversation it belongs to (as a live child-ticket create sets it). */
