@@ -4,9 +4,9 @@
  *
  * env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 64; 16 is always reported too),
  *      BENCH_FULL=1 (adds the 1M growth level on PostgreSQL), BENCH_RELAY_N (default 500),
- *      BENCH_ONLY=startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console (default all; ceiling
+ *      BENCH_ONLY=startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console,migration (default all; ceiling
  *      needs throughput and PostgreSQL),
- *      BENCH_STARTUP_RUNS (5), BENCH_STREAMS (100), BENCH_STREAM_WRITES (200), BENCH_WEBHOOK_N (500), BENCH_PROFILE=1 (CPU profile of the
+ *      BENCH_STARTUP_RUNS (5), BENCH_STREAMS (100), BENCH_STREAM_WRITES (200), BENCH_WEBHOOK_N (500), BENCH_MIGRATION_N (300), BENCH_PROFILE=1 (CPU profile of the
  *      PostgreSQL server during the throughput workloads), BENCH_PG_URL (default
  *      postgres://postgres@127.0.0.1:5432/postgres)
  */
@@ -28,6 +28,7 @@ import { startSmtpSink, type SinkKind } from './lib/smtp-sink.js';
 import { startupFigures, streamFigures, webhookFigures } from './lib/live.js';
 import { pgbench, pgbenchMissing, stackCeiling } from './lib/ceiling.js';
 import { measureConsole } from './lib/console.js';
+import { migrationFigures } from './lib/migration.js';
 import { backendPids, createStore, liveStores, postgresReachable, type BenchStore } from './lib/stores.js';
 
 // ---------------------------------------------------------------- settings
@@ -49,11 +50,12 @@ const FULL = process.env['BENCH_FULL'] === '1';
 const RELAY_N = intEnv('BENCH_RELAY_N', 500, 1, 100_000);
 const PROFILE = process.env['BENCH_PROFILE'] === '1';
 const QUIET_WAIT = intEnv('BENCH_QUIET_WAIT', 0, 0, 600);
-const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console').split(',').map((s) => s.trim()));
+const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console,migration').split(',').map((s) => s.trim()));
 const STARTUP_RUNS = intEnv('BENCH_STARTUP_RUNS', 5, 1, 50);
 const STREAMS = intEnv('BENCH_STREAMS', 100, 1, 2000);
 const STREAM_WRITES = intEnv('BENCH_STREAM_WRITES', 200, 1, 100_000);
 const WEBHOOK_N = intEnv('BENCH_WEBHOOK_N', 500, 1, 100_000);
+const MIGRATION_N = intEnv('BENCH_MIGRATION_N', 300, 1, 100_000);
 const CONSOLE_VISITS = intEnv('BENCH_CONSOLE_VISITS', 10, 1, 1000);
 const CONSOLE_REPLIES = intEnv('BENCH_CONSOLE_REPLIES', 10, 1, 1000);
 const RESULTS_DIR = process.env['BENCH_RESULTS_DIR'] || join(ROOT, 'bench', 'results');
@@ -685,6 +687,14 @@ async function main(): Promise<void> {
     }
     if (SECTIONS.has('growth')) for (const kind of kinds) await growthSection(kind);
     if (SECTIONS.has('console')) await consoleSection();
+    if (SECTIONS.has('migration')) {
+      for (const kind of kinds) {
+        log(`Migration ${STORE_LABEL[kind]}: import-from of ${MIGRATION_N} side conversations from a Sideline over HTTP`);
+        await withStore(kind, 'migration-source', (source) =>
+          withStore(kind, 'migration-target', async (target) => report.figures.push(...(await migrationFigures(source, target, MIGRATION_N)))),
+        );
+      }
+    }
   } finally {
     report.finishedAt = new Date().toISOString();
     computeTargets(pgProblem);

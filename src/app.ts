@@ -55,6 +55,7 @@ import { ticketsRoutes } from './tickets/routes.js';
 import { createUsersService } from './users/service.js';
 import { usersRoutes } from './users/routes.js';
 import { webhooksRoutes } from './webhooks/routes.js';
+import { importsRoutes } from './imports/routes.js';
 import { WebhookSecrets } from './webhooks/secrets.js';
 import { createWebhooksService } from './webhooks/service.js';
 
@@ -226,6 +227,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(groupsRoutes, { ctx });
   await app.register(ticketsRoutes, { ctx });
   await app.register(sideConversationsRoutes, { ctx });
+  await app.register(importsRoutes, { ctx });
   await app.register(integrationsRoutes, { ctx });
   await app.register(webhooksRoutes, {
     ctx,

@@ -8,6 +8,7 @@ import { migrateToLatest, openMigratedStore, openStore, startStore, type Store }
 import { BUILT_STORE_TEMPLATE, writeStoreTemplate } from './db/store-template.js';
 import { RESET_PASSWORD_USAGE, resetPasswordCommand } from './cli/reset-password.js';
 import { CREATE_ACCOUNT_USAGE, createAccountCommand } from './cli/create-account.js';
+import { IMPORT_FROM_USAGE, importFromCommand } from './imports/migrate/command.js';
 
 // Everything else is imported where a command needs it (`await import(...)`): a chunk of its own in
 // the bundle, so `serve` starts the store first and loads the app while PGlite compiles.
@@ -16,6 +17,7 @@ import { CREATE_ACCOUNT_USAGE, createAccountCommand } from './cli/create-account
 const COMMANDS: Record<string, (args: string[], config: Config) => Promise<void>> = {
   'reset-password': resetPasswordCommand,
   'create-account': createAccountCommand,
+  'import-from': importFromCommand,
 };
 
 const USAGE = `Usage: sideline <command>
@@ -32,6 +34,7 @@ Commands:
   init-store                     make the embedded store in DATA_DIR if there is none (npm install runs it)
   ${RESET_PASSWORD_USAGE}
   ${CREATE_ACCOUNT_USAGE}
+  ${IMPORT_FROM_USAGE}
 
 Configuration comes from the environment; see README.md.`;
 

@@ -82,6 +82,8 @@ export interface TicketsTable {
   via_channel: string;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Kept by the ticket import (migration 0010); null otherwise. */
+  solved_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface TicketCommentsTable {
@@ -114,6 +116,8 @@ export interface SideConversationsTable {
   reply_token: ColumnType<string | null, string | null | undefined, string | null>;
   thread_ref: ColumnType<string | null, string | null | undefined, string | null>;
   thread_reply_to: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set on imported conversations: the hash of their external_ids, unique per account (migration 0010). */
+  import_key: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface SideConversationParticipantsTable {
@@ -384,7 +388,18 @@ export interface WebhookInvocationAttemptsTable {
   completed_at: Timestamp;
 }
 
+/** What `sideline import-from` has brought over from a source, per account (migration 0010). */
+export interface ImportCheckpointsTable {
+  account_id: number;
+  source: string;
+  kind: string;
+  source_id: string;
+  target_id: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  import_checkpoints: ImportCheckpointsTable;
   webhooks: WebhooksTable;
   webhook_invocations: WebhookInvocationsTable;
   webhook_invocation_attempts: WebhookInvocationAttemptsTable;

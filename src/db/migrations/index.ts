@@ -8,6 +8,7 @@ import * as hostile from './0006_hostile.js';
 import * as eventFeed from './0007_event_feed.js';
 import * as consoleSessions from './0008_console.js';
 import * as webhooks from './0009_webhooks.js';
+import * as imports from './0010_imports.js';
 
 /** Every migration, in order. One set of files serves both stores. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007_event_feed': eventFeed,
   '0008_console': consoleSessions,
   '0009_webhooks': webhooks,
+  '0010_imports': imports,
 };
