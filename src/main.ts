@@ -6,18 +6,16 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { migrateToLatest, openMigratedStore, openStore, startStore, type Store } from './db/store.js';
 import { BUILT_STORE_TEMPLATE, writeStoreTemplate } from './db/store-template.js';
-import { RESET_PASSWORD_USAGE, resetPasswordCommand } from './cli/reset-password.js';
-import { CREATE_ACCOUNT_USAGE, createAccountCommand } from './cli/create-account.js';
-import { IMPORT_FROM_USAGE, importFromCommand } from './imports/migrate/command.js';
+import { CREATE_ACCOUNT_USAGE, IMPORT_FROM_USAGE, RESET_PASSWORD_USAGE } from './cli/usage.js';
 
 // Everything else is imported where a command needs it (`await import(...)`): a chunk of its own in
 // the bundle, so `serve` starts the store first and loads the app while PGlite compiles.
 
-/** Commands in their own modules (src/cli/), each parsing its own options. */
+/** Commands in their own modules, each parsing its own options (loaded only when run). */
 const COMMANDS: Record<string, (args: string[], config: Config) => Promise<void>> = {
-  'reset-password': resetPasswordCommand,
-  'create-account': createAccountCommand,
-  'import-from': importFromCommand,
+  'reset-password': async (args, config) => (await import('./cli/reset-password.js')).resetPasswordCommand(args, config),
+  'create-account': async (args, config) => (await import('./cli/create-account.js')).createAccountCommand(args, config),
+  'import-from': async (args, config) => (await import('./imports/migrate/command.js')).importFromCommand(args, config),
 };
 
 const USAGE = `Usage: sideline <command>

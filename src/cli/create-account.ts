@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
+import { CREATE_ACCOUNT_USAGE } from './usage.js';
 import { createAccountsService } from '../accounts/service.js';
 import { ConfigError, type Config } from '../config.js';
 import { ApiError } from '../http/errors.js';
 import { openStoreForCommand } from './store.js';
-
-export const CREATE_ACCOUNT_USAGE = `create-account --subdomain SUBDOMAIN --admin-email EMAIL [--name NAME]
-                                 a new account and its admin; prints the admin's password once`;
 
 /** `sideline create-account`: a second (third…) help desk, reached at SUBDOMAIN.your-host. */
 export async function createAccountCommand(args: string[], config: Config): Promise<void> {

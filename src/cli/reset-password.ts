@@ -1,14 +1,11 @@
 import { parseArgs } from 'node:util';
+import { RESET_PASSWORD_USAGE } from './usage.js';
 import type { BootstrapResult } from '../accounts/accounts.js';
 import { generatePassword } from '../auth/credentials.js';
 import { ConfigError, type Config } from '../config.js';
 import { replacePassword } from '../users/service.js';
 import { findUserByEmail } from '../users/repo.js';
 import { accountFor, openStoreForCommand } from './store.js';
-
-export const RESET_PASSWORD_USAGE = `reset-password --email EMAIL [--password PASSWORD] [--subdomain SUBDOMAIN]
-                                 set a user's password (a new one is printed once unless given);
-                                 their cached credentials and sessions are revoked`;
 
 /** `sideline reset-password`: the way back in for an operator who lost the admin's password. */
 export async function resetPasswordCommand(args: string[], config: Config): Promise<void> {

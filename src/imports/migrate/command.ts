@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { IMPORT_FROM_USAGE } from '../../cli/usage.js';
 import { parseArgs } from 'node:util';
 import { createAttachmentsService } from '../../attachments/service.js';
 import { DatabaseBlobStore, DiskBlobStore } from '../../attachments/storage.js';
@@ -7,11 +8,6 @@ import { ConfigError, type Config } from '../../config.js';
 import { migrate } from './migrate.js';
 import { consoleProgress } from './progress.js';
 import { ZendeskSource } from './source.js';
-
-export const IMPORT_FROM_USAGE = `import-from URL --email EMAIL --token TOKEN [--dry-run] [--subdomain SUBDOMAIN]
-                                 bring users, groups, tickets and side conversations over from a
-                                 Zendesk API (Zendesk, or another Sideline); resumable; the token may
-                                 also come from SIDELINE_IMPORT_TOKEN`;
 
 /** `sideline import-from`: see src/imports/migrate/migrate.ts. */
 export async function importFromCommand(args: string[], config: Config): Promise<void> {
