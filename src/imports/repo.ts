@@ -2,9 +2,6 @@ import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import { jsonb } from '../db/store.js';
 import type {
-  EventMessageRecord,
-  EventType,
-  EventVia,
   SideConversation,
   SideConversationChannel,
   SideConversationEvent,
@@ -65,40 +62,6 @@ export function updateImportedTimes(
   return db.updateTable('side_conversations').set(changes).where('account_id', '=', accountId).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
 }
 
-export function insertImportedEvent(
-  db: Executor,
-  event: {
-    id: string;
-    account_id: number;
-    side_conversation_id: string;
-    ticket_id: number;
-    type: EventType;
-    via: EventVia;
-    actor: { user_id: number | null; name: string | null; email: string | null };
-    message: EventMessageRecord | null;
-    updates: Record<string, unknown> | null;
-    created_at: Date;
-  },
-): Promise<SideConversationEvent> {
-  return db
-    .insertInto('side_conversation_events')
-    .values({
-      id: event.id,
-      account_id: event.account_id,
-      side_conversation_id: event.side_conversation_id,
-      ticket_id: event.ticket_id,
-      type: event.type,
-      via: event.via,
-      actor_user_id: event.actor.user_id,
-      actor_name: event.actor.name,
-      actor_email: event.actor.email,
-      message: event.message === null ? null : jsonb(event.message),
-      updates: event.updates === null ? null : jsonb(event.updates),
-      created_at: event.created_at,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
 
 /** The newest event of a conversation (imported events must not go before it). */
 export function lastEventOf(db: Executor, accountId: number, sideConversationId: string): Promise<SideConversationEvent | undefined> {

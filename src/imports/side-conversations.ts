@@ -18,8 +18,8 @@ import type {
 import { findGroup } from '../groups/repo.js';
 import { hasControlCharacters, isEmailAddress } from '../http/email.js';
 import { ApiError, conflict, notFound, ValidationErrors } from '../http/errors.js';
-import { findSideConversation, insertParticipants, participantsOf, type PresentedParticipant } from '../side-conversations/repo.js';
-import { MAX_EXTERNAL_IDS, MAX_SUBJECT_LENGTH, messageBodies, type Actor, type WriteResult } from '../side-conversations/service.js';
+import { findSideConversation, insertEvent, insertParticipants, participantsOf, type PresentedParticipant } from '../side-conversations/repo.js';
+import { checkExternalIds, MAX_SUBJECT_LENGTH, messageBodies, type Actor, type WriteResult } from '../side-conversations/service.js';
 import type { ParticipantInput } from '../side-conversations/participants.js';
 import { addParticipants } from '../side-conversations/thread.js';
 import { findTicket, findTicketForUpdate } from '../tickets/repo.js';
@@ -27,7 +27,6 @@ import { findUser } from '../users/repo.js';
 import {
   existingMessageExternalIds,
   findImportedSideConversation,
-  insertImportedEvent,
   insertImportedSideConversation,
   lastEventOf,
   linkChildTicket,
@@ -70,22 +69,6 @@ function importKeyOf(ids: Record<string, string>): string | null {
   return Object.keys(ids).length === 0 ? null : createHash('sha256').update(canonicalIds(ids)).digest('hex');
 }
 
-function checkExternalIds(value: unknown, field: string, errors: ValidationErrors): Record<string, string> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    errors.add(field, 'External ids: must be an object of string values');
-    return {};
-  }
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > MAX_EXTERNAL_IDS) errors.add(field, `External ids: at most ${MAX_EXTERNAL_IDS} keys`);
-  const out: Record<string, string> = {};
-  for (const [key, v] of entries) {
-    if (typeof v !== 'string') errors.add(`${field}.${key}`, `External ids: the value of ${key} must be a string`);
-    else if (key.length > 255 || v.length > 1024) errors.add(`${field}.${key}`, 'External ids: keys are at most 255 and values at most 1024 characters');
-    else out[key] = v;
-  }
-  return out;
-}
 
 function asId(value: unknown): number | null {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
@@ -307,7 +290,7 @@ async function writeEvents(
   const written: Array<{ event: SideConversationEvent; attachments: Attachment[] }> = [];
   for (const e of prepared) {
     const id = randomUUID();
-    const event = await insertImportedEvent(trx, {
+    const event = await insertEvent(trx, {
       id,
       account_id: accountId,
       side_conversation_id: sc.id,

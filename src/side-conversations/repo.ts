@@ -199,6 +199,8 @@ export function insertEvent(
     actor: { user_id: number | null; name: string | null; email: string | null };
     message: EventMessageRecord | null;
     updates: Record<string, unknown> | null;
+    /** An imported event keeps its original time; unset, the database's now(). */
+    created_at?: Date;
   },
 ): Promise<SideConversationEvent> {
   return db
@@ -215,6 +217,7 @@ export function insertEvent(
       actor_email: event.actor.email,
       message: event.message === null ? null : jsonb(event.message),
       updates: event.updates === null ? null : jsonb(event.updates),
+      ...(event.created_at ? { created_at: event.created_at } : {}),
     })
     .returningAll()
     .executeTakeFirstOrThrow();

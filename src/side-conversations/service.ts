@@ -74,7 +74,7 @@ export const MAX_HTML_BODY_LENGTH = 262_144;
 export const MAX_EXTERNAL_IDS = 50;
 
 /** `external_ids`: a flat object of short string values (the reference: "All values must be strings"). */
-function checkExternalIds(value: unknown, field: string, errors: ValidationErrors): Record<string, string> {
+export function checkExternalIds(value: unknown, field: string, errors: ValidationErrors): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     errors.add(field, 'External ids: must be an object of string values');
