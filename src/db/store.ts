@@ -1,9 +1,7 @@
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type RawBuilder } from 'kysely';
 import pg from 'pg';
-import { join, resolve } from 'node:path';
-import { startEmbeddedDatabase } from './embedded-database.js';
-import { lockDataDir, type DataDirLock } from './lock.js';
-import { BUILT_STORE_TEMPLATE, drawInstallSecrets, seedFromTemplate } from './store-template.js';
+import { startEmbedded, type EmbeddedStart } from './embedded-start.js';
+import { BUILT_STORE_TEMPLATE } from './store-template.js';
 import { migrations } from './migrations/index.js';
 import { PostgresNotifications, type Notifications } from './notifications.js';
 import { INT8_OID, PGlitePool, type PoolStats } from './pglite-pool.js';
@@ -42,6 +40,8 @@ export interface StoreOptions {
    * unset: the one the build made (none when run from sources); missing: initialised from scratch.
    */
   template?: string | undefined;
+  /** The embedded store, already started by the caller (see embedded-start.ts). */
+  started?: EmbeddedStart | undefined;
 }
 
 const parseInt8 = (value: string): number => Number(value);
@@ -65,14 +65,6 @@ export interface StartingStore {
   store: Store;
   ready: Promise<void>;
 }
-
-/**
- * Added to PGlite's own start parameters: 32 MB of shared buffers instead of PostgreSQL's 128 MB: the
- * WebAssembly build zeroes the whole shared memory at start, which took 0.35 s of every start
- * at 128 MB (0.05 s at 32 MB). Pages beyond it are read from the data directory through the
- * operating system's cache; a store that outgrows that belongs on PostgreSQL (DATABASE_URL).
- */
-const EMBEDDED_START_PARAMS = ['-c', 'shared_buffers=32MB'];
 
 export function startStore(options: StoreOptions): StartingStore {
   if (options.databaseUrl) {
@@ -105,28 +97,9 @@ export function startStore(options: StoreOptions): StartingStore {
   }
 
 
-  const dir = options.dataDir ? resolve(options.dataDir) : undefined;
-  // Taken before anything else, so a second server on this directory stops here, at once.
-  const lock: DataDirLock | undefined = dir ? lockDataDir(dir) : undefined;
-  let lockHeld = lock !== undefined;
-  const releaseLock = () => {
-    if (lockHeld) lock?.release();
-    lockHeld = false;
-  };
-  const starting = (async () => {
-    if (!dir) return startEmbeddedDatabase({ dataDir: undefined, startParams: EMBEDDED_START_PARAMS });
-    seedFromTemplate(dir, options.template ?? BUILT_STORE_TEMPLATE);
-    const pglite = await startEmbeddedDatabase({ dataDir: join(dir, 'pgdata'), startParams: EMBEDDED_START_PARAMS });
-    await drawInstallSecrets(dir, pglite);
-    return pglite;
-  })();
-  const ready = starting.then(
-    () => undefined,
-    (error: unknown) => {
-      releaseLock();
-      throw error;
-    },
-  );
+  // Started already by `serve` (main.ts), or here: the directory is locked before anything else.
+  const { dir, database: starting, releaseLock } = options.started ?? startEmbedded(options.dataDir, options.template ?? BUILT_STORE_TEMPLATE);
+  const ready = starting.then(() => undefined);
   const reads = new ReadCache();
   const pool = new PGlitePool(starting, () => reads.written());
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
