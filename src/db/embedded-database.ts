@@ -102,11 +102,18 @@ export function startEmbeddedDatabase(start: WorkerStart): Promise<EmbeddedDatab
     async close() {
       if (closed) return;
       closed = true;
+      // The thread ends by itself once PGlite has closed. terminate() is only the fallback: stopping
+      // a thread that holds WebAssembly can crash Node (nodejs/node#47748).
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       try {
         await call({ op: 'close' });
-      } finally {
-        await worker.terminate();
+      } catch {
+        // closing failed (or the thread is gone already): stop it below
       }
+      worker.ref();
+      const timer = setTimeout(() => void worker.terminate(), 5_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 
@@ -139,9 +146,28 @@ export function startEmbeddedDatabase(start: WorkerStart): Promise<EmbeddedDatab
       reject(error);
     });
     worker.on('exit', (code) => {
-      const error = new Error(`the embedded store's thread stopped (exit code ${code})`);
+      const error = new Error(closed ? 'the embedded store is closed' : `the embedded store's thread stopped (exit code ${code})`);
       fail(error);
       reject(error);
     });
   });
+}
+
+/**
+ * PGlite in this thread, for the in-memory stores of the tests: many short-lived stores, and a
+ * thread left running when a test process exits without closing its store would be stopped by
+ * Node's exit, the crash the thread's close() avoids (see above).
+ */
+export async function startInProcessDatabase(startParams: string[]): Promise<EmbeddedDatabase> {
+  const { PGlite, types } = await import('@electric-sql/pglite');
+  const pglite = await PGlite.create({ parsers: { [types.INT8]: (value: string) => Number(value) }, startParams: [...PGlite.defaultStartParams, ...startParams] });
+  return {
+    async query<R>(sql: string, params: unknown[] = []) {
+      const result = await pglite.query<R>(sql, params);
+      return { rows: result.rows, affectedRows: result.affectedRows, command: (result as unknown as { command?: string }).command };
+    },
+    listen: (channel, onPayload) => pglite.listen(channel, onPayload),
+    dumpDataDir: async () => new Uint8Array(await (await pglite.dumpDataDir('gzip')).arrayBuffer()),
+    close: () => pglite.close(),
+  };
 }

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database.js';
+import { startEmbeddedDatabase, startInProcessDatabase, type EmbeddedDatabase } from './embedded-database.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { BUILT_STORE_TEMPLATE, drawInstallSecrets, seedFromTemplate } from './store-template.js';
 
@@ -34,7 +34,7 @@ export function startEmbedded(dataDir: string | undefined, template: string | un
     lockHeld = false;
   };
   const database = (async () => {
-    if (!dir) return startEmbeddedDatabase({ dataDir: undefined, startParams: EMBEDDED_START_PARAMS });
+    if (!dir) return startInProcessDatabase(EMBEDDED_START_PARAMS);
     seedFromTemplate(dir, template);
     const started = await startEmbeddedDatabase({ dataDir: join(dir, 'pgdata'), startParams: EMBEDDED_START_PARAMS });
     await drawInstallSecrets(dir, started);
