@@ -133,6 +133,13 @@ export async function startTestApp(options: Partial<AppOptions> = {}): Promise<T
         .returning('id')
         .executeTakeFirstOrThrow();
       const other = await createUser('admin', `${subdomain} admin`, account.id);
+      // The app learns of accounts made behind its back (here, straight in the store) within a second
+      // (AccountResolver): wait until it answers on the new host, so the test's next request does.
+      for (let attempt = 0; attempt < 60; attempt += 1) {
+        const me = await app.inject({ method: 'GET', url: '/api/v2/users/me', headers: { host: `${subdomain}.example.com`, authorization: other.auth } });
+        if (me.statusCode !== 404) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       return { accountId: account.id, admin: other };
     },
     async close() {
