@@ -1,9 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
-import { jsonb } from '../db/store.js';
 import type {
   SideConversation,
-  SideConversationChannel,
   SideConversationEvent,
   SideConversationState,
 } from '../db/types.js';
@@ -25,32 +23,6 @@ export function findImportedSideConversation(db: Executor, accountId: number, im
     .where('account_id', '=', accountId)
     .where('import_key', '=', importKey)
     .executeTakeFirst();
-}
-
-export function insertImportedSideConversation(
-  db: Executor,
-  row: {
-    id: string;
-    account_id: number;
-    ticket_id: number;
-    channel: SideConversationChannel;
-    subject: string;
-    state: SideConversationState;
-    preview_text: string;
-    external_ids: Record<string, string>;
-    reply_token: string | null;
-    import_key: string | null;
-    created_at: Date;
-    updated_at: Date;
-    message_added_at: Date;
-    state_updated_at: Date;
-  },
-): Promise<SideConversation> {
-  return db
-    .insertInto('side_conversations')
-    .values({ ...row, external_ids: jsonb(row.external_ids) })
-    .returningAll()
-    .executeTakeFirstOrThrow();
 }
 
 export function updateImportedTimes(

@@ -18,7 +18,7 @@ import type {
 import { findGroup } from '../groups/repo.js';
 import { hasControlCharacters, isEmailAddress } from '../http/email.js';
 import { ApiError, conflict, notFound, ValidationErrors } from '../http/errors.js';
-import { findSideConversation, insertEvent, insertParticipants, participantsOf, type PresentedParticipant } from '../side-conversations/repo.js';
+import { findSideConversation, insertEvent, insertParticipants, insertSideConversation, participantsOf, type PresentedParticipant } from '../side-conversations/repo.js';
 import { checkExternalIds, MAX_SUBJECT_LENGTH, messageBodies, type Actor, type WriteResult } from '../side-conversations/service.js';
 import type { ParticipantInput } from '../side-conversations/participants.js';
 import { addParticipants } from '../side-conversations/thread.js';
@@ -27,7 +27,6 @@ import { findUser } from '../users/repo.js';
 import {
   existingMessageExternalIds,
   findImportedSideConversation,
-  insertImportedSideConversation,
   lastEventOf,
   linkChildTicket,
   markImportTransaction,
@@ -411,7 +410,7 @@ export function createSideConversationImports({ db }: { db: Kysely<Database> }) 
             if (earlier) throw conflict(`A side conversation with these external_ids was imported already: ${earlier.id} on ticket ${earlier.ticket_id}`);
           }
           const result = outcome(prepared, 'open');
-          const sc = await insertImportedSideConversation(trx, {
+          const sc = await insertSideConversation(trx, {
             id: randomUUID(),
             account_id: actor.accountId,
             ticket_id: ticket.id,

@@ -134,6 +134,12 @@ export function insertSideConversation(
     preview_text: string;
     external_ids: Record<string, string>;
     reply_token: string | null;
+    /** Imports only: the key that refuses a second import, and the times the source had. */
+    import_key?: string | null;
+    created_at?: Date;
+    updated_at?: Date;
+    message_added_at?: Date;
+    state_updated_at?: Date;
   },
 ): Promise<SideConversation> {
   return db
