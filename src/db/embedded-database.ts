@@ -13,6 +13,9 @@ export interface EmbeddedDatabase {
   close(): Promise<void>;
 }
 
+/** A request as sent, before call() gives it its id. */
+type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
 declare const __SIDELINE_BUILD_ID__: string | undefined;
 
 /**
@@ -69,9 +72,8 @@ export function startEmbeddedDatabase(start: WorkerStart): Promise<EmbeddedDatab
     pending.clear();
   };
 
-  const call = <T>(request: Omit<WorkerRequest, 'id'> & { op: WorkerRequest['op'] }): Promise<T> => {
+  const call = <T>(request: RequestBody, id = nextId++): Promise<T> => {
     if (failure) return Promise.reject(failure);
-    const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       if (pending.size === 0) worker.ref();
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
@@ -81,21 +83,22 @@ export function startEmbeddedDatabase(start: WorkerStart): Promise<EmbeddedDatab
 
   const database: EmbeddedDatabase = {
     async query<R>(sql: string, params: unknown[] = []) {
-      const outcome = await call<QueryOutcome>({ op: 'query', sql, params } as Omit<WorkerRequest, 'id'> & { op: 'query' });
+      const outcome = await call<QueryOutcome>({ op: 'query', sql, params });
       return { rows: withBuffers(outcome.rows) as R[], affectedRows: outcome.affectedRows, command: outcome.command };
     },
     async listen(channel, onPayload) {
-      const id = nextId;
+      // The listen request's id names its notifications (see WorkerReply).
+      const id = nextId++;
       listeners.set(id, onPayload);
       try {
-        await call({ op: 'listen', channel } as Omit<WorkerRequest, 'id'> & { op: 'listen' });
+        await call({ op: 'listen', channel }, id);
       } catch (error) {
         listeners.delete(id);
         throw error;
       }
       return async () => {
         listeners.delete(id);
-        await call({ op: 'unlisten', listenId: id } as Omit<WorkerRequest, 'id'> & { op: 'unlisten' });
+        await call({ op: 'unlisten', listenId: id });
       };
     },
     dumpDataDir: () => call<Uint8Array>({ op: 'dump' }),
