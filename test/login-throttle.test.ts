@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../src/http/errors.js';
+import { DomainError } from '../src/errors.js';
+import { ApiError, apiErrorFor } from '../src/http/errors.js';
 import { LoginThrottle } from '../src/auth/login-throttle.js';
 import { basic, startTestApp, STORE_KIND, type TestApp } from './helpers/app.js';
 import { expectStatus } from './helpers/api.js';
@@ -17,7 +18,7 @@ const right = () => Promise.resolve(true);
 async function refusal(promise: Promise<unknown>): Promise<ApiError> {
   const error = await promise.then(
     () => assert.fail('expected a 429'),
-    (e: unknown) => e,
+    (e: unknown) => (e instanceof DomainError ? apiErrorFor(e) : e),
   );
   assert.ok(error instanceof ApiError, String(error));
   assert.equal(error.statusCode, 429);

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Account, Database, User } from '../db/types.js';
 import { generatePassword, hashPassword } from '../auth/credentials.js';
-import { ValidationErrors } from '../http/errors.js';
+import { ValidationErrors } from '../errors.js';
 import { isEmailAddress } from '../http/email.js';
 import { insertUser } from '../users/repo.js';
 

@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
-import { ApiError, badRequest, invalidField, payloadTooLarge } from '../http/errors.js';
+import { ApiError, badRequest } from '../http/errors.js';
+import { DomainError, invalidField, payloadTooLarge } from '../errors.js';
 import { ErrorResponses, IntegerId } from '../http/schemas.js';
 import { withExamples } from '../http/docs.js';
 import { sideConversationExamples } from '../side-conversations/examples.js';
@@ -52,7 +53,7 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; max
         }
       } catch (error) {
         if (staged) await attachments.discard(staged);
-        if (error instanceof ApiError) throw error;
+        if (error instanceof ApiError || error instanceof DomainError) throw error;
         const status = (error as { statusCode?: number }).statusCode;
         if (status === 413) throw payloadTooLarge(`Attachments are limited to ${maxBytes} bytes`);
         throw badRequest('InvalidMultipart', `The multipart body could not be read: ${error instanceof Error ? error.message : String(error)}`);

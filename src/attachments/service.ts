@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { Attachment, Database } from '../db/types.js';
-import { notFound, payloadTooLarge, ValidationErrors } from '../http/errors.js';
+import { notFound, payloadTooLarge, ValidationErrors } from '../errors.js';
 import { sanitizeFileName, sniffFile, type SniffedFile } from './files.js';
 import { bindAttachments, findAttachment, insertAttachment, lockUnboundAttachments } from './repo.js';
 import { newStorageKey, type BlobStore } from './storage.js';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { pageOf } from '../db/paging.js';
 import type { Database } from '../db/types.js';
-import { notFound, ValidationErrors } from '../http/errors.js';
+import { notFound, ValidationErrors } from '../errors.js';
 import type { OffsetPage } from '../http/pagination.js';
 import { bumpCredentialsVersion, findUser, findUserByEmail } from '../users/repo.js';
 import { generateApiToken, hashApiToken } from './credentials.js';

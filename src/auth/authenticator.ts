@@ -85,7 +85,7 @@ export class Authenticator {
 
   /**
    * The principal for a header, or null when the credentials are missing or wrong. A password
-   * check refused by the login throttle throws its 429 (ApiError).
+   * check refused by the login throttle throws its RateLimited.
    */
   async authenticate(accountId: number, header: string | undefined, clientAddress?: string): Promise<Principal | null> {
     if (!header || header.length > 4096) return null;

@@ -1,4 +1,4 @@
-import { tooManyRequests } from '../http/errors.js';
+import { tooManyRequests } from '../errors.js';
 
 export interface LoginThrottleOptions {
   /** Failed attempts one account+email may make per window before it is locked for the rest of it. */

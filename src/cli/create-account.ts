@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { CREATE_ACCOUNT_USAGE } from './usage.js';
 import { createAccountsService } from '../accounts/service.js';
 import { ConfigError, type Config } from '../config.js';
-import { ApiError } from '../http/errors.js';
+import { Invalid } from '../errors.js';
 import { openStoreForCommand } from './store.js';
 
 /** `sideline create-account`: a second (third…) help desk, reached at SUBDOMAIN.your-host. */
@@ -17,9 +17,8 @@ export async function createAccountCommand(args: string[], config: Config): Prom
       .createAccount({ subdomain: values.subdomain, name: values.name, adminEmail: values['admin-email'] })
       .catch((error: unknown) => {
         // The same checks as the operator API; a person reads their messages, not the JSON.
-        if (error instanceof ApiError && error.body['details']) {
-          const details = error.body['details'] as Record<string, Array<{ description: string }>>;
-          throw new ConfigError(Object.values(details).flat().map((d) => d.description).join('\n'));
+        if (error instanceof Invalid) {
+          throw new ConfigError(Object.values(error.details).flat().map((d) => d.description).join('\n'));
         }
         throw error;
       });

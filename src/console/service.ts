@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Principal } from '../auth/authenticator.js';
 import type { Database } from '../db/types.js';
-import { notFound } from '../http/errors.js';
+import { notFound } from '../errors.js';
 import type { OffsetPage } from '../http/pagination.js';
 import { findTeamsBot, listSlackWorkspaces } from '../integrations/service.js';
 import { findTicket } from '../tickets/repo.js';

@@ -8,7 +8,7 @@ import { WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIReq
 import type { Kysely } from 'kysely';
 import { slackClient } from '../channels/slack/client.js';
 import type { Database } from '../db/types.js';
-import { ApiError, notFound } from '../http/errors.js';
+import { DependencyFailed, notFound } from '../errors.js';
 import { findSlackWorkspace, SLACK_TEAM_ID } from '../integrations/service.js';
 import type { SecretBox } from '../integrations/secret-box.js';
 import { OutboundAddressRefused } from '../net/outbound-guard.js';
@@ -42,9 +42,9 @@ export interface SlackChannelsDeps {
 
 /** Slack refused or could not be reached: 502, saying why in Slack's own words where there are some. */
 export const slackUnavailable = (description: string, retryAfterSeconds?: number) =>
-  new ApiError(502, { error: 'SlackUnavailable', description }, retryAfterSeconds === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+  new DependencyFailed('SlackUnavailable', description, retryAfterSeconds);
 
-function reasonOf(error: unknown): ApiError {
+function reasonOf(error: unknown): DependencyFailed {
   if (error instanceof WebAPIRateLimitedError) return slackUnavailable('Slack is rate limiting channel listings for this workspace; try again shortly.', error.retryAfter);
   if (error instanceof WebAPIPlatformError) return slackUnavailable(`Slack refused to list the channels: ${String(error.data.error)}`);
   if (error instanceof WebAPIHTTPError) return slackUnavailable(`Slack answered HTTP ${error.statusCode} to the channel listing`);

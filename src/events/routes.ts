@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
-import { invalidField, notFound } from '../http/errors.js';
+import { invalidField, notFound } from '../errors.js';
 import { ErrorResponses } from '../http/schemas.js';
 import { eventStreamExamples } from './examples.js';
 import { findTicket } from '../tickets/repo.js';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, Group, GroupMembership } from '../db/types.js';
-import { notFound, ValidationErrors } from '../http/errors.js';
+import { notFound, ValidationErrors } from '../errors.js';
 import { hasControlCharacters } from '../http/email.js';
 import type { OffsetPage } from '../http/pagination.js';
 import { findUser } from '../users/repo.js';

@@ -3,7 +3,8 @@ import type { AccountResolver } from '../accounts/accounts.js';
 import type { Authenticator, Principal } from '../auth/authenticator.js';
 import { sessionTokenOf } from '../sessions/cookie.js';
 import { csrfRefused, type ConsoleSession, type ConsoleSessions } from '../sessions/service.js';
-import { badRequest, forbidden, noSuchAccount, unauthorized } from './errors.js';
+import { badRequest, noSuchAccount, unauthorized } from './errors.js';
+import { forbidden } from '../errors.js';
 
 /** Who may call a route. Routes declare it in `config.access`; undeclared means agents only. */
 export type Access = 'public' | 'any' | 'agent' | 'admin';

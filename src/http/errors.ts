@@ -1,7 +1,24 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
+import {
+  BadParameter,
+  Conflict,
+  DependencyFailed,
+  DomainError,
+  Forbidden,
+  Invalid,
+  NotFound,
+  RateLimited,
+  Refused,
+  TooLarge,
+  Unauthenticated,
+  type ValidationDetails,
+} from '../errors.js';
 
-/** An error with the Zendesk body it must be answered with. */
+/**
+ * An answer only HTTP gives (authentication, a body that cannot be parsed, the database away), with
+ * its Zendesk body. The domain throws src/errors.ts's errors instead; apiErrorFor maps them.
+ */
 export class ApiError extends Error {
   constructor(
     readonly statusCode: number,
@@ -11,11 +28,6 @@ export class ApiError extends Error {
     super(typeof body['error'] === 'string' ? (body['error'] as string) : 'ApiError');
   }
 }
-
-export type ValidationDetails = Record<string, Array<{ description: string; error?: string }>>;
-
-export const notFound = (description = 'Not found') =>
-  new ApiError(404, { error: 'RecordNotFound', description });
 
 /** The Host names no account here (our wording; the same error name as any unknown endpoint). */
 export const noSuchAccount = () => new ApiError(404, { error: 'InvalidEndpoint', description: 'No help desk is served at this address' });
@@ -27,26 +39,9 @@ export const noSuchAccount = () => new ApiError(404, { error: 'InvalidEndpoint',
 export const unauthorized = (challenge = true) =>
   new ApiError(401, { error: "Couldn't authenticate you" }, challenge ? { 'www-authenticate': 'Basic realm="Web Password"' } : {});
 
-export const forbidden = () =>
-  new ApiError(403, {
-    error: {
-      title: 'Forbidden',
-      message:
-        'You do not have access to this page. Please contact the account owner of this help desk for further help.',
-    },
-  });
-
-export const conflict = (description: string) => new ApiError(409, { error: 'Conflict', description });
-
 export const invalidJson = (description: string) => new ApiError(400, { error: 'InvalidJSON', description });
 
 export const badRequest = (error: string, description: string) => new ApiError(400, { error, description });
-
-export const payloadTooLarge = (description: string) => new ApiError(413, { error: 'PayloadTooLarge', description });
-
-/** With 503 below, the only responses that carry Retry-After (some clients treat any response with it as a rate limit). */
-export const tooManyRequests = (description: string, retryAfterSeconds: number) =>
-  new ApiError(429, { error: 'TooManyRequests', description }, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
 
 /** How long a client should wait before trying again while the database is away (it usually restarts in seconds). */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
@@ -59,28 +54,31 @@ export const databaseUnavailable = () =>
     { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
   );
 
-export const recordInvalid = (details: ValidationDetails) =>
-  new ApiError(422, { error: 'RecordInvalid', description: 'Record validation errors', details });
+const retryAfter = (seconds: number) => ({ 'retry-after': String(Math.max(1, Math.ceil(seconds))) });
 
-/** One field, one message: the common case of a 422. */
-export const invalidField = (field: string, description: string, error = 'InvalidValue') =>
-  recordInvalid({ [field]: [{ description, error }] });
-
-/** Collects validation failures so one 422 can name every bad field at once. */
-export class ValidationErrors {
-  readonly details: ValidationDetails = {};
-  add(field: string, description: string, error = 'InvalidValue'): void {
-    (this.details[field] ??= []).push({ description, error });
+/** Zendesk's answer to each domain error (src/errors.ts): the one place where they meet HTTP. */
+export function apiErrorFor(error: DomainError): ApiError {
+  if (error instanceof NotFound) return new ApiError(404, { error: 'RecordNotFound', description: error.description });
+  if (error instanceof Invalid) return new ApiError(422, { error: 'RecordInvalid', description: 'Record validation errors', details: error.details });
+  if (error instanceof Refused) return new ApiError(422, { error: error.reason, description: error.description });
+  if (error instanceof BadParameter) return badRequest('InvalidParameter', error.description);
+  if (error instanceof Conflict) return new ApiError(409, { error: 'Conflict', description: error.description });
+  // With 503 DatabaseUnavailable, the only answers that carry Retry-After (some clients treat any response with it as a rate limit).
+  if (error instanceof RateLimited) return new ApiError(429, { error: 'TooManyRequests', description: error.description }, retryAfter(error.retryAfterSeconds));
+  if (error instanceof Forbidden) {
+    return new ApiError(
+      403,
+      error.description === undefined
+        ? { error: { title: 'Forbidden', message: 'You do not have access to this page. Please contact the account owner of this help desk for further help.' } }
+        : { error: 'Forbidden', description: error.description },
+    );
   }
-  get empty(): boolean {
-    return Object.keys(this.details).length === 0;
+  if (error instanceof Unauthenticated) return new ApiError(401, { error: error.reason, description: error.description });
+  if (error instanceof TooLarge) return new ApiError(413, { error: 'PayloadTooLarge', description: error.description });
+  if (error instanceof DependencyFailed) {
+    return new ApiError(502, { error: error.dependency, description: error.description }, error.retryAfterSeconds === undefined ? {} : retryAfter(error.retryAfterSeconds));
   }
-  toError(): ApiError {
-    return recordInvalid(this.details);
-  }
-  throwIfAny(): void {
-    if (!this.empty) throw this.toError();
-  }
+  return new ApiError(500, { error: 'InternalError', description: 'Something went wrong on our side' });
 }
 
 interface AjvErrorLike {
@@ -120,11 +118,11 @@ const UNIQUE_CONSTRAINT_FIELDS: Record<string, string> = {
   group_memberships_user_group: 'user_id',
 };
 
-function uniqueViolation(error: unknown): ApiError | null {
+function uniqueViolation(error: unknown): Invalid | null {
   const pgError = error as { code?: string; constraint?: string } | null;
   if (!pgError || pgError.code !== '23505') return null;
   const field = UNIQUE_CONSTRAINT_FIELDS[pgError.constraint ?? ''] ?? 'base';
-  return recordInvalid({ [field]: [{ description: `${field}: has already been taken`, error: 'DuplicateValue' }] });
+  return new Invalid({ [field]: [{ description: `${field}: has already been taken`, error: 'DuplicateValue' }] });
 }
 
 function send(reply: FastifyReply, error: ApiError): FastifyReply {
@@ -134,16 +132,17 @@ function send(reply: FastifyReply, error: ApiError): FastifyReply {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError & { validation?: AjvErrorLike[]; validationContext?: string }, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof ApiError) return send(reply, error);
+    if (error instanceof DomainError) return send(reply, apiErrorFor(error));
     const duplicate = uniqueViolation(error);
-    if (duplicate) return send(reply, duplicate);
+    if (duplicate) return send(reply, apiErrorFor(duplicate));
     if (error.validation) {
-      if (error.validationContext === 'body') return send(reply, recordInvalid(detailsFromSchemaErrors(error.validation)));
-      if (error.validationContext === 'params') return send(reply, notFound());
+      if (error.validationContext === 'body') return send(reply, apiErrorFor(new Invalid(detailsFromSchemaErrors(error.validation))));
+      if (error.validationContext === 'params') return send(reply, apiErrorFor(new NotFound()));
       return send(reply, badRequest('InvalidParameter', error.message));
     }
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return send(reply, payloadTooLarge(`The request body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`));
+        return send(reply, apiErrorFor(new TooLarge(`The request body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`)));
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return send(reply, invalidJson('Send the request body as application/json'));
       case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
@@ -156,7 +155,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return send(reply, databaseUnavailable());
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-      if (error.statusCode === 413) return send(reply, payloadTooLarge(error.message));
+      if (error.statusCode === 413) return send(reply, apiErrorFor(new TooLarge(error.message)));
       return send(reply, badRequest('BadRequest', error.message));
     }
     request.log.error({ err: error }, 'unhandled error');

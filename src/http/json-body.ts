@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { invalidJson, ValidationErrors } from './errors.js';
+import { invalidJson } from './errors.js';
+import { ValidationErrors } from '../errors.js';
 
 /**
  * Strings PostgreSQL cannot store (NUL) or that are not Unicode (a lone UTF-16 surrogate, which

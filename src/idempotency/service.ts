@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Executor } from '../db/executor.js';
-import { conflict, invalidField } from '../http/errors.js';
+import { conflict, invalidField } from '../errors.js';
 import { claimKey, findKey, recordAnswer, releaseKey, type KeyRef } from './repo.js';
 
 /** What a write answered: replayed as it was for the same key and request. */

@@ -17,7 +17,7 @@ import type {
 } from '../db/types.js';
 import { findGroup } from '../groups/repo.js';
 import { hasControlCharacters, isEmailAddress } from '../http/email.js';
-import { ApiError, conflict, notFound, ValidationErrors } from '../http/errors.js';
+import { conflict, DomainError, notFound, ValidationErrors } from '../errors.js';
 import { findSideConversation, insertEvent, insertParticipants, insertSideConversation, participantsOf, type PresentedParticipant } from '../side-conversations/repo.js';
 import { checkExternalIds, MAX_SUBJECT_LENGTH, messageBodies, type Actor, type WriteResult } from '../side-conversations/service.js';
 import type { ParticipantInput } from '../side-conversations/participants.js';
@@ -434,7 +434,7 @@ export function createSideConversationImports({ db }: { db: Kysely<Database> }) 
           return { sideConversation: sc, participants: presented, event: first.event, details: { attachments: first.attachments, deliveries: [] }, updates: {} };
         });
       } catch (error) {
-        if (isUniqueViolation(error) && !(error instanceof ApiError)) throw conflict('A side conversation with these external_ids was imported already');
+        if (isUniqueViolation(error) && !(error instanceof DomainError)) throw conflict('A side conversation with these external_ids was imported already');
         throw error;
       }
     },

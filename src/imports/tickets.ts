@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, Ticket, TicketStatus } from '../db/types.js';
 import { findGroup } from '../groups/repo.js';
-import { ValidationErrors } from '../http/errors.js';
+import { ValidationErrors } from '../errors.js';
 import { commentBodies } from '../tickets/service.js';
 import { sanitizeClientHtml } from '../text/html.js';
 import { insertTicket, nextTicketId } from '../tickets/repo.js';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Principal } from '../auth/authenticator.js';
 import type { Database, User } from '../db/types.js';
-import { invalidField } from '../http/errors.js';
+import { invalidField } from '../errors.js';
 import type { UsersService } from '../users/service.js';
 import { findUserByEmail } from '../users/repo.js';
 import type { CreateOrUpdateUserBody } from './schemas.js';

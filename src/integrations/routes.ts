@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../app-context.js';
 import type { SlackWorkspace, TeamsBot } from '../db/types.js';
 import { principalOf } from '../http/auth.js';
-import { notFound } from '../http/errors.js';
+import { notFound } from '../errors.js';
 import { withExamples } from '../http/docs.js';
 import { ErrorResponses } from '../http/schemas.js';
 import { integrationExamples as ex } from './examples.js';

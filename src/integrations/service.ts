@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { Database, SlackWorkspace, TeamsBot } from '../db/types.js';
-import { notFound, ValidationErrors } from '../http/errors.js';
+import { notFound, ValidationErrors } from '../errors.js';
 import { hasControlCharacters } from '../http/email.js';
 import { checkOutboundUrl, OutboundAddressRefused } from '../net/outbound-guard.js';
 import type { SecretBox } from './secret-box.js';

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Authenticator, Principal } from '../auth/authenticator.js';
 import type { Database } from '../db/types.js';
-import { ApiError } from '../http/errors.js';
+import { forbidden, Unauthenticated } from '../errors.js';
 import { deleteExpiredSessions, deleteSession, findSessionWithUser, insertSession, touchSession, type SessionWithUser } from './repo.js';
 
 /** A signed-in console session, as the auth hook and the session routes see it. */
@@ -32,9 +32,9 @@ export interface ConsoleSessionOptions {
   now?: () => number;
 }
 
-export const invalidCredentials = () => new ApiError(401, { error: 'InvalidCredentials', description: 'Wrong email or password.' });
-export const endUserRefused = () => new ApiError(403, { error: 'Forbidden', description: 'End-users cannot sign in to the agent console.' });
-export const csrfRefused = () => new ApiError(403, { error: 'Forbidden', description: 'Missing or wrong X-CSRF-Token.' });
+export const invalidCredentials = () => new Unauthenticated('InvalidCredentials', 'Wrong email or password.');
+export const endUserRefused = () => forbidden('End-users cannot sign in to the agent console.');
+export const csrfRefused = () => forbidden('Missing or wrong X-CSRF-Token.');
 
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 

@@ -1,6 +1,6 @@
 import type { Executor } from '../db/executor.js';
 import type { ParticipantRecord, SideConversationChannel } from '../db/types.js';
-import { ValidationErrors } from '../http/errors.js';
+import { ValidationErrors } from '../errors.js';
 import { hasControlCharacters, isEmailAddress } from '../http/email.js';
 import { findGroup, findMembership } from '../groups/repo.js';
 import { findUser, findUserByEmail } from '../users/repo.js';

@@ -14,7 +14,7 @@ import type {
   SideConversationEvent,
   SideConversationState,
 } from '../db/types.js';
-import { notFound, tooManyRequests, ValidationErrors } from '../http/errors.js';
+import { notFound, tooManyRequests, ValidationErrors } from '../errors.js';
 import { sql } from 'kysely';
 import { hasControlCharacters } from '../http/email.js';
 import type { OffsetPage } from '../http/pagination.js';

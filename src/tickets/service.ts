@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { Database, Ticket, TicketStatus, TicketsTable } from '../db/types.js';
 import type { Updateable } from 'kysely';
-import { notFound, ValidationErrors } from '../http/errors.js';
+import { notFound, ValidationErrors } from '../errors.js';
 import type { OffsetPage } from '../http/pagination.js';
 import { htmlToText, plainTextToHtml, sanitizeClientHtml } from '../text/html.js';
 import { findMembership, findGroup } from '../groups/repo.js';

@@ -4,7 +4,7 @@ import type { Principal } from '../auth/authenticator.js';
 import { hashPassword, verifyPassword } from '../auth/credentials.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { Executor } from '../db/executor.js';
-import { forbidden, invalidField, notFound, ValidationErrors } from '../http/errors.js';
+import { forbidden, invalidField, notFound, ValidationErrors } from '../errors.js';
 import { hasControlCharacters, isEmailAddress } from '../http/email.js';
 import type { OffsetPage } from '../http/pagination.js';
 import type { CreateUserBody, UpdateUserBody } from './schemas.js';

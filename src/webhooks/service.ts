@@ -4,7 +4,7 @@ import type { Principal } from '../auth/authenticator.js';
 import type { Database, Webhook, WebhookAuthType, WebhookStatus } from '../db/types.js';
 import { hasControlCharacters } from '../http/email.js';
 import { cursorPage, type CursorPageQuery } from '../http/cursor-pagination.js';
-import { ApiError, notFound, ValidationErrors } from '../http/errors.js';
+import { BadParameter, invalidField, notFound, Refused, ValidationErrors } from '../errors.js';
 import { checkOutboundUrl, OutboundAddressRefused } from '../net/outbound-guard.js';
 import { webhookExamples } from './examples.js';
 import { WEBHOOK_ID, newWebhookId } from './ids.js';
@@ -260,7 +260,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
   function openSecret(sealed: string): Promise<string> {
     return secrets.open(sealed).catch((error: unknown) => {
       if (error instanceof WebhookSecretUnavailable) {
-        throw new ApiError(422, { error: 'EncryptionKeyMissing', description: `${error.message}; set SIDELINE_ENCRYPTION_KEY as it was when the webhook was saved` });
+        throw new Refused('EncryptionKeyMissing', `${error.message}; set SIDELINE_ENCRYPTION_KEY as it was when the webhook was saved`);
       }
       throw error;
     });
@@ -350,7 +350,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         try {
           target = await targetOf(webhook, secrets);
         } catch (error) {
-          if (error instanceof WebhookSecretUnavailable) throw new ApiError(422, { error: 'EncryptionKeyMissing', description: error.message });
+          if (error instanceof WebhookSecretUnavailable) throw new Refused('EncryptionKeyMissing', error.message);
           throw error;
         }
         signingSecret = await openSecret(webhook.signing_secret_sealed);
@@ -368,7 +368,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       target.customHeaders = { ...target.customHeaders, ...extraHeaders };
       const payload = request.payload ?? JSON.stringify({ ...webhookExamples.envelope, account_id: accountId, id: randomUUID(), time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
       const sent = await sendWebhookRequest(target, { accountId, invocationId: randomUUID(), payload, signingSecret }, { allowPrivate, ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }) });
-      if (sent.error instanceof OutboundAddressRefused) throw new ApiError(422, { error: 'RecordInvalid', description: 'Record validation errors', details: { 'request.endpoint': [{ description: sent.error.message, error: 'InvalidValue' }] } });
+      if (sent.error instanceof OutboundAddressRefused) throw invalidField('request.endpoint', sent.error.message);
       return { status: sent.status, headers: sent.responseHeaders, body: sent.error ? sent.error.message : sent.responseBody };
     },
 
@@ -378,7 +378,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       const time = (value: string | undefined, field: string) => {
         if (value === undefined) return undefined;
         const at = new Date(value);
-        if (Number.isNaN(at.getTime())) throw new ApiError(400, { error: 'InvalidParameter', description: `${field} must be an ISO 8601 time such as 2026-12-01T10:00:00Z` });
+        if (Number.isNaN(at.getTime())) throw new BadParameter(`${field} must be an ISO 8601 time such as 2026-12-01T10:00:00Z`);
         return at;
       };
       const rows = await listInvocations(

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AttachmentsService } from '../../attachments/service.js';
 import type { Database, UserRole } from '../../db/types.js';
 import { findGroup, findMembership, insertGroup, insertMembership } from '../../groups/repo.js';
-import { ApiError } from '../../http/errors.js';
+import { Conflict, DomainError, Invalid } from '../../errors.js';
 import type { Actor } from '../../side-conversations/service.js';
 import { findUserByEmail, insertUser } from '../../users/repo.js';
 import { checkpointsOf, type CheckpointKey } from '../repo.js';
@@ -146,12 +146,8 @@ export interface MigrateOptions {
 const emptyCounts = (): Record<Kind, number> => Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
 
 function reasonOf(error: unknown): string {
-  if (error instanceof ApiError) {
-    const body = error.body;
-    const details = body['details'] as Record<string, Array<{ description: string }>> | undefined;
-    if (details) return `${error.statusCode}: ${Object.entries(details).map(([f, list]) => `${f}: ${list.map((d) => d.description).join('; ')}`).join(', ')}`;
-    return `${error.statusCode}: ${String(body['description'] ?? body['error'] ?? 'refused')}`;
-  }
+  if (error instanceof Invalid) return `invalid: ${error.message}`;
+  if (error instanceof DomainError) return `${error.constructor.name}: ${error.message}`;
   if (error instanceof SourceError) return `source answered ${error.message}`;
   return error instanceof Error ? error.message : String(error);
 }
@@ -346,7 +342,7 @@ export async function migrate(options: MigrateOptions): Promise<Summary> {
         tick('attachments', 'imported', attachmentCount);
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason;
-        if (error instanceof ApiError && error.statusCode === 409 && !dryRun) {
+        if (error instanceof Conflict && !dryRun) {
           // Imported before under these external_ids (by the API, or a run whose checkpoint was lost): keep that one.
           tick('side_conversations', 'skipped');
           continue;
