@@ -267,7 +267,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     maxBytes: options.inbound?.maxBytes ?? 30 * 1024 * 1024,
   });
 
-  await registerDocs(app);
+  registerDocs(app, () => app.swagger());
 
   app.get(
     '/api/v2/openapi',
