@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 
 /** Store-level `LISTEN`: how a process hears that another transaction (maybe in another process) committed. */
 export interface Notifications {
@@ -33,7 +33,8 @@ export class PostgresNotifications implements Notifications {
     let delay = RECONNECT_MIN_MS;
 
     const connect = async (): Promise<void> => {
-      const next = new pg.Client({ connectionString: this.#connectionString });
+      const { default: driver } = await import('pg');
+      const next = new driver.Client({ connectionString: this.#connectionString });
       next.on('notification', (message) => {
         if (message.channel === channel) onPayload(message.payload ?? '');
       });

@@ -1,5 +1,5 @@
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type RawBuilder } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { startEmbedded, type EmbeddedStart } from './embedded-start.js';
 import { BUILT_STORE_TEMPLATE } from './store-template.js';
 import { migrations } from './migrations/index.js';
@@ -68,22 +68,27 @@ export interface StartingStore {
 
 export function startStore(options: StoreOptions): StartingStore {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({
-      connectionString: options.databaseUrl,
-      max: options.poolSize ?? 10,
-      // While the server is away, a request waits this long for a connection, then gets a 503.
-      connectionTimeoutMillis: 5_000,
-      // A connection whose server vanished without a word (a crashed host) is noticed, not waited on forever.
-      keepAlive: true,
-      types: {
-        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
-      },
+    // The driver is loaded here, not with the program: the embedded store (the default) never needs it.
+    let pool: pg.Pool | undefined;
+    const connected = import('pg').then(({ default: driver }) => {
+      pool = new driver.Pool({
+        connectionString: options.databaseUrl,
+        max: options.poolSize ?? 10,
+        // While the server is away, a request waits this long for a connection, then gets a 503.
+        connectionTimeoutMillis: 5_000,
+        // A connection whose server vanished without a word (a crashed host) is noticed, not waited on forever.
+        keepAlive: true,
+        types: {
+          getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+            oid === INT8_OID ? parseInt8 : driver.types.getTypeParser(oid, format ?? 'text')) as typeof driver.types.getTypeParser,
+        },
+      });
+      // An idle client that loses its server must not crash the process; the next query reports it.
+      pool.on('error', () => undefined);
+      return new PreparedStatementPool(pool);
     });
-    // An idle client that loses its server must not crash the process; the next query reports it.
-    pool.on('error', () => undefined);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PreparedStatementPool(pool) }) });
-    const poolStats = (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: () => connected }) });
+    const poolStats = (): PoolStats => (pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : { total: 0, idle: 0, waiting: 0 });
     const store: Store = {
       db,
       kind: 'postgres',
@@ -93,7 +98,7 @@ export function startStore(options: StoreOptions): StartingStore {
       poolStats,
       close: () => db.destroy(),
     };
-    return { store, ready: Promise.resolve() };
+    return { store, ready: connected.then(() => undefined) };
   }
 
 
