@@ -97,6 +97,21 @@ export interface BootstrapResult {
  * lock so several processes starting together on one PostgreSQL create exactly one of each.
  */
 export async function ensureAccountAndAdmin(db: Kysely<Database>, options: BootstrapOptions = {}): Promise<BootstrapResult> {
+  // Every start after the first finds both, with the configured address: one statement, no lock and
+  // no transaction (on the embedded store these were 6 cold round trips, 0.1 s of every start).
+  const found = await db
+    .selectFrom('accounts')
+    .select((eb) => [
+      'accounts.id',
+      'accounts.support_address',
+      eb
+        .exists(eb.selectFrom('users').select('users.id').whereRef('users.account_id', '=', 'accounts.id').where('users.role', '=', 'admin'))
+        .as('has_admin'),
+    ])
+    .orderBy('accounts.id')
+    .limit(1)
+    .executeTakeFirst();
+  if (found && found.has_admin && (!options.supportAddress || found.support_address === options.supportAddress)) return { accountId: found.id };
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(7355608)`.execute(trx);
     let account = await trx.selectFrom('accounts').select(['id']).orderBy('id').limit(1).executeTakeFirst();
