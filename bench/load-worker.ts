@@ -34,14 +34,19 @@ async function once(spec: LoadSpec, duration: number, record: boolean) {
     method: spec.method,
     ...(spec.body !== undefined ? { body: spec.body } : {}),
     // Several paths: the request is rebuilt for each (which costs the loader some CPU).
-    ...(spec.paths.length === 1
+    ...(spec.paths.length === 1 && spec.bodies === undefined
       ? {}
       : {
           requests: [
             {
               method: spec.method,
               ...(spec.body !== undefined ? { body: spec.body } : {}),
-              setupRequest: (req: autocannon.Request) => ({ ...req, path: spec.paths[cursor++ % spec.paths.length]! }),
+              setupRequest: (req: autocannon.Request) => {
+                const i = cursor++;
+                const path = spec.paths[i % spec.paths.length]!;
+                const bodies = spec.bodies;
+                return bodies ? { ...req, path, body: bodies[Math.floor(i / spec.paths.length) % bodies.length]! } : { ...req, path };
+              },
             } as autocannon.Request,
           ],
         }),

@@ -13,6 +13,9 @@ export const CREATE_BODY = JSON.stringify({
   external_ids: { bench: 'create' },
 });
 
+/** Update: each reply target closed, then opened again on the next pass (a state change every time). */
+export const UPDATE_BODIES = [JSON.stringify({ side_conversation: { state: 'closed' } }), JSON.stringify({ side_conversation: { state: 'open' } })];
+
 export const REPLY_BODY = JSON.stringify({
   message: { body: 'Following up: the smoke is now a lovely shade of green. Any news?' },
 });
@@ -25,6 +28,9 @@ export interface Fixtures {
   createPaths: string[];
   /** POST targets for Reply, one per conversation (a reply locks its conversation). */
   replyPaths: string[];
+  /** The conversations replied to (Reply) and closed and opened (Update), with their tickets. */
+  replyTargets: Array<{ ticketId: number; id: string }>;
+  updatePaths: string[];
   /** An API token of the admin, for Basic email/token:TOKEN. */
   apiToken: string;
 }
@@ -74,6 +80,8 @@ export async function createFixtures(port: number, opts = { createTickets: 32, r
     events: { ticketId: eventsTicket, id: eventsId, path: scPath(eventsTicket, eventsId, '/events') },
     createPaths: createTickets.map((t) => scPath(t)),
     replyPaths: replyIds.map((r) => scPath(r.ticketId, r.id, '/reply')),
+    replyTargets: replyIds,
+    updatePaths: replyIds.map((r) => scPath(r.ticketId, r.id)),
     apiToken: token.json.api_token.token as string,
   };
 }

@@ -8,6 +8,11 @@ export interface LoadSpec {
   paths: string[];
   headers: Record<string, string>;
   body?: string;
+  /**
+   * Instead of `body`: cycled through once per pass over `paths`, so each path gets the next body on
+   * the next pass (an Update that closes, then opens, each conversation in turn).
+   */
+  bodies?: string[];
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;

@@ -199,7 +199,7 @@ function tables(report: Report): Tables[] {
     };
     out.push({
       title: 'Cost per request as data grows (p50 at the top level ÷ p50 at 1k)',
-      header: ['store', 'workload', 'top level', 'p50 at 1k', 'p50 at top', 'p50 ratio', 'flat (≤ 1.5×)', 'CPU ms/req at 1k', 'at top', 'CPU ratio'],
+      header: ['store', 'workload', 'top level', 'p50 at 1k', 'p50 at top', 'p50 ratio', 'flat (≤ 1.25×)', 'CPU ms/req at 1k', 'at top', 'CPU ratio'],
       align: ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r'],
       rows: report.flatness.map((f) => {
         const c = cpuRatio(f);
@@ -210,7 +210,7 @@ function tables(report: Report): Tables[] {
           ms(f.p50From),
           ms(f.p50To),
           `${f.ratio.toFixed(2)}×`,
-          f.ratio <= 1.5 ? 'yes' : 'no',
+          f.ratio <= 1.25 ? 'yes' : 'no',
           c ? c.from.toFixed(2) : '-',
           c ? c.to.toFixed(2) : '-',
           c ? `${c.ratio.toFixed(2)}×` : '-',
