@@ -206,6 +206,8 @@ describe(`GET /metrics (${STORE_KIND})`, () => {
     });
     await inside;
     const queued = STORE_KIND === 'pglite' ? sql`select 1`.execute(store.db) : Promise.resolve();
+    // The statement joins the session's queue when it is sent, a few promise turns after execute().
+    await new Promise((resolve) => setImmediate(resolve));
     try {
       const samples = parseSamples(await metrics.scrape());
       assert.ok((valueOf(samples, 'sideline_db_pool_in_use') ?? 0) >= 1);
