@@ -49,6 +49,9 @@ import { lazySerializers, registerValidators } from './http/validation.js';
 import { opsRoutes } from './ops/routes.js';
 import { registerMetrics, type MetricsEndpoint } from './ops/metrics-routes.js';
 import { createSideConversationsService } from './side-conversations/service.js';
+import { createSideConversationCommands } from './side-conversations/commands.js';
+import { channelHooks } from './channels/hooks.js';
+import { mirrorChildTicketUpdates } from './channels/child-ticket/sync.js';
 import { sideConversationsRoutes } from './side-conversations/routes.js';
 import { createTicketsService } from './tickets/service.js';
 import { ticketsRoutes } from './tickets/routes.js';
@@ -157,14 +160,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     authenticator.forgetUser(accountId, userId);
     sessions.forgetUser(accountId, userId);
   };
+  // The one write path of side conversations, with each channel's hooks registered on it.
+  const commands = createSideConversationCommands({ rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0, hooks: channelHooks() });
   const ctx: AppContext = {
     db,
     baseUrl: (request) => baseUrl(request, options.publicUrl),
     services: {
       users: createUsersService({ db, throttle, onCredentialsChanged: forgetUser }),
       groups: createGroupsService({ db }),
-      tickets: createTicketsService({ db }),
-      sideConversations: createSideConversationsService({ db, reads: options.reads, rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0 }),
+      tickets: createTicketsService({ db, onUpdated: mirrorChildTicketUpdates(commands) }),
+      sideConversations: createSideConversationsService({ db, commands, reads: options.reads }),
       apiTokens: createApiTokensService({ db, onCredentialsChanged: forgetUser }),
       attachments: createAttachmentsService({ db, blobs: options.blobs, quotaBytes: options.attachmentQuotaBytes ?? 0 }),
       integrations: createIntegrationsService({ db, box: options.secretBox ?? null, outboundAllowPrivate: options.outboundAllowPrivate ?? false }),
@@ -248,10 +253,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     onCreated: () => accountResolver.invalidate(),
   });
   await app.register(slackEventsRoutes, {
-    deps: { db, box: options.secretBox ?? null, apiUrl: options.slackApiUrl ?? 'https://slack.com/api/' },
+    deps: { db, box: options.secretBox ?? null, apiUrl: options.slackApiUrl ?? 'https://slack.com/api/', commands },
   });
   await app.register(teamsMessagesRoutes, {
     db,
+    commands,
     verifier: new TeamsTokenVerifier(
       options.teams ?? { openIdMetadataUrl: 'https://login.botframework.com/v1/.well-known/openidconfiguration', issuer: 'https://api.botframework.com' },
     ),
@@ -262,6 +268,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       attachments: ctx.services.attachments,
       inboundDomain: options.inbound?.domain ?? 'sideline.localhost',
       trustedAuthservId: options.inbound?.trustedAuthservId,
+      commands,
     },
     secret: options.inbound?.secret,
     maxBytes: options.inbound?.maxBytes ?? 30 * 1024 * 1024,

@@ -14,6 +14,7 @@ import { ensureAccountAndAdmin, type BootstrapResult } from './accounts/accounts
 import { createAttachmentsService } from './attachments/service.js';
 import { DatabaseBlobStore, DiskBlobStore, type BlobStore } from './attachments/storage.js';
 import { startUploadSweeper } from './attachments/sweep.js';
+import { channelHooks } from './channels/hooks.js';
 import { createEmailChannel, fileSink, smtpSink, type MailSink } from './channels/email/deliver.js';
 import { createSlackChannel } from './channels/slack/deliver.js';
 import { TeamsConnector } from './channels/teams/connector.js';
@@ -21,6 +22,7 @@ import { createTeamsChannel } from './channels/teams/deliver.js';
 import type { Config } from './config.js';
 import { migrateToLatest, type StartingStore, type Store } from './db/store.js';
 import { SecretBox } from './integrations/secret-box.js';
+import { createSideConversationCommands } from './side-conversations/commands.js';
 import { warmHtmlTools } from './text/html.js';
 import { startBackupSocket } from './ops/backup-socket.js';
 import { Metrics } from './ops/metrics.js';
@@ -159,6 +161,7 @@ export async function buildRuntime(config: Config, starting: StartingStore): Pro
         attachments: createAttachmentsService({ db: store.db, blobs: blobStoreFor(config, store) }),
         inboundDomain: config.inboundDomain,
         trustedAuthservId: config.inboundTrustedAuthservId,
+        commands: createSideConversationCommands({ rateLimitPer10Minutes: config.rateLimitPer10Minutes, hooks: channelHooks() }),
         maxBytes: config.inboundMaxBytes,
         maxClients: config.inboundSmtpMaxClients,
         logger: app.log.child({ component: 'smtp' }),

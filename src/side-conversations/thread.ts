@@ -12,20 +12,15 @@ import type {
   SideConversationState,
 } from '../db/types.js';
 import { emitOutbox } from '../outbox/emit.js';
-import { recordOutboundMessageId } from '../channels/email/threading.js';
+import type { ChannelHooks } from './hooks.js';
+import { isOutbound } from './rules.js';
 import { insertEvent, insertParticipants, participantsOf, type PresentedParticipant } from './repo.js';
 
 /**
- * The writes every message and state change share, whoever makes them (an agent through the API,
- * a child ticket's comment, later an inbound email or Slack message). All run in the caller's
- * transaction, so a conversation, its event, its attachments and its outbox row commit together.
+ * The writes of a message or a change, for the commands (commands.ts), which decide what is
+ * written. All run in the caller's transaction, so a conversation, its event, its attachments and
+ * its outbox row commit together.
  */
-
-export interface ThreadActor {
-  user_id: number | null;
-  name: string | null;
-  email: string | null;
-}
 
 export interface MessageContent {
   subject: string | null;
@@ -45,10 +40,11 @@ export interface RecordedEvent {
   deliveries: Delivery[];
 }
 
-/** Writes a create or reply event, binds its attachments and queues its delivery. */
+/** Writes a create or reply event, binds its attachments and queues its delivery (with the channel's own record of it). */
 export async function recordMessageEvent(
   trx: Executor,
-  input: { accountId: number; sc: SideConversation; type: 'create' | 'reply'; via: EventVia; actor: ThreadActor; message: MessageContent },
+  input: { accountId: number; sc: SideConversation; type: 'create' | 'reply'; via: EventVia; actor: ParticipantRecord; message: MessageContent },
+  channel?: ChannelHooks,
 ): Promise<RecordedEvent> {
   const { accountId, sc, message } = input;
   const eventId = randomUUID();
@@ -77,11 +73,10 @@ export async function recordMessageEvent(
     sideConversationId: sc.id,
     eventId,
   });
-  // Messages that came from outside (email, Slack, Teams) are not sent back out; ours are.
   let deliveries: Delivery[] = [];
-  if (input.via === 'api' || input.via === 'zendesk') {
+  if (isOutbound(input.via)) {
     deliveries = await emitOutbox(trx, { accountId, channel: sc.channel, sideConversationId: sc.id, eventId, recipients: message.to });
-    if (sc.channel === 'email') await recordOutboundMessageId(trx, accountId, sc.id, eventId);
+    await channel?.onOutboundMessage?.(trx, { accountId, sideConversation: sc, event, actor: input.actor, body: message.body, htmlBody: message.htmlBody });
   }
   return { event, attachments, deliveries };
 }
@@ -123,11 +118,12 @@ export async function recordReply(
     accountId: number;
     sc: SideConversation;
     via: EventVia;
-    actor: ThreadActor;
+    actor: ParticipantRecord;
     message: MessageContent;
     newParticipants?: ParticipantRecord[];
     participants?: PresentedParticipant[];
   },
+  channel?: ChannelHooks,
 ): Promise<RecordedEvent & { sideConversation: SideConversation; updates: Record<string, unknown>; participants: PresentedParticipant[] | null }> {
   const { accountId, sc } = input;
   const updates: Record<string, unknown> = sc.state === 'closed' ? { state: 'open' } : {};
@@ -146,14 +142,14 @@ export async function recordReply(
   const participants = input.newParticipants?.length
     ? await addParticipants(trx, accountId, updated, input.newParticipants, input.participants)
     : (input.participants ?? null);
-  const recorded = await recordMessageEvent(trx, { accountId, sc: updated, type: 'reply', via: input.via, actor: input.actor, message: input.message });
+  const recorded = await recordMessageEvent(trx, { accountId, sc: updated, type: 'reply', via: input.via, actor: input.actor, message: input.message }, channel);
   return { ...recorded, sideConversation: updated, updates, participants };
 }
 
 /** A change of state and/or subject, with its `update` event. */
 export async function recordUpdate(
   trx: Executor,
-  input: { accountId: number; sc: SideConversation; via: EventVia; actor: ThreadActor; updates: { state?: SideConversationState; subject?: string } },
+  input: { accountId: number; sc: SideConversation; via: EventVia; actor: ParticipantRecord; updates: { state?: SideConversationState; subject?: string } },
 ): Promise<{ sideConversation: SideConversation; event: SideConversationEvent }> {
   const { accountId, sc, updates } = input;
   const updated = await trx

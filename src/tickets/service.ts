@@ -7,7 +7,6 @@ import type { OffsetPage } from '../http/pagination.js';
 import { htmlToText, plainTextToHtml, sanitizeClientHtml } from '../text/html.js';
 import { findMembership, findGroup } from '../groups/repo.js';
 import { findUser } from '../users/repo.js';
-import { mirrorChildTicketUpdate } from '../channels/child-ticket/sync.js';
 import {
   findTicket,
   findTicketForUpdate,
@@ -37,17 +36,33 @@ export interface NewTicketInput {
   parent_side_conversation_id?: string | null;
 }
 
+/** A comment's text and HTML, and which of them it was written in. */
+export interface CommentBodies {
+  body: string;
+  html: string;
+  writtenAs: 'text' | 'html';
+}
+
 /** A comment's text and HTML: plain text is escaped and paragraphed, client HTML is sanitised. */
-export function commentBodies(comment: { body?: string | undefined; html_body?: string | undefined }): { body: string; html: string } | null {
+export function commentBodies(comment: { body?: string | undefined; html_body?: string | undefined }): CommentBodies | null {
   const body = comment.body?.trim() ?? '';
-  if (body) return { body, html: plainTextToHtml(body) };
+  if (body) return { body, html: plainTextToHtml(body), writtenAs: 'text' };
   if (comment.html_body?.trim()) {
     const html = sanitizeClientHtml(comment.html_body);
     const text = htmlToText(html).trim();
-    if (text) return { body: text, html };
+    if (text) return { body: text, html, writtenAs: 'html' };
   }
   return null;
 }
+
+/**
+ * Runs after a ticket is updated, in its transaction: a child ticket's comment and status show on
+ * its parent side conversation (registered by the child-ticket channel at wiring time).
+ */
+export type TicketUpdatedHook = (
+  trx: Executor,
+  change: { accountId: number; before: Ticket; after: Ticket; authorId: number; comment: CommentBodies | null },
+) => Promise<void>;
 
 /** Checks that an assignee is an agent of the account and, when a group is set, one of its members. */
 async function checkAssignment(
@@ -115,7 +130,7 @@ export async function createTicketIn(trx: Executor, actor: TicketActor, input: N
   return ticket;
 }
 
-export function createTicketsService({ db }: { db: Kysely<Database> }) {
+export function createTicketsService({ db, onUpdated }: { db: Kysely<Database>; onUpdated?: TicketUpdatedHook | undefined }) {
   return {
     createTicket(actor: TicketActor, input: CreateTicketBody['ticket']): Promise<Ticket> {
       return db.transaction().execute((trx) => createTicketIn(trx, actor, input as NewTicketInput));
@@ -157,7 +172,7 @@ export function createTicketsService({ db }: { db: Kysely<Database> }) {
           changes.group_id = groupId;
           changes.assignee_id = assigneeId;
         }
-        let comment: { body: string; html: string } | null = null;
+        let comment: CommentBodies | null = null;
         if (input.comment !== undefined) {
           comment = commentBodies(input.comment);
           if (!comment) errors.add('comment', 'Comment: body cannot be blank');
@@ -178,7 +193,7 @@ export function createTicketsService({ db }: { db: Kysely<Database> }) {
         }
         if (Object.keys(changes).length === 0 && !comment) return ticket;
         const updated = await updateTicket(trx, actor.accountId, id, { ...changes, updated_at: new Date() });
-        await mirrorChildTicketUpdate(trx, { accountId: actor.accountId, before: ticket, after: updated, authorId: actor.userId, comment });
+        await onUpdated?.(trx, { accountId: actor.accountId, before: ticket, after: updated, authorId: actor.userId, comment });
         return updated;
       });
     },

@@ -1,11 +1,60 @@
-import type { Executor } from '../../db/executor.js';
-import type { Ticket, TicketStatus } from '../../db/types.js';
+import type { TicketStatus } from '../../db/types.js';
+import { ValidationErrors } from '../../errors.js';
 import { findUser } from '../../users/repo.js';
-import { previewText } from '../../text/html.js';
-import { findSideConversationByIdForUpdate, participantsOf } from '../../side-conversations/repo.js';
-import { recordReply, recordUpdate } from '../../side-conversations/thread.js';
+import type { SideConversationCommands } from '../../side-conversations/commands.js';
+import type { ChannelHooks } from '../../side-conversations/hooks.js';
+import { findSideConversationByIdForUpdate } from '../../side-conversations/repo.js';
+import { findTicketForUpdate, insertComment } from '../../tickets/repo.js';
+import { createTicketIn, type TicketUpdatedHook } from '../../tickets/service.js';
 
 const DONE: ReadonlySet<TicketStatus> = new Set(['solved', 'closed']);
+
+/**
+ * A child ticket side conversation's other end is a ticket of this help desk: its first message
+ * opens the ticket, and each reply is a comment on it, written in the same transaction and marked
+ * (via "side_conversation") so it is not echoed back.
+ */
+export const childTicketHooks: ChannelHooks = {
+  async beforeStart(trx, start) {
+    const child = await createTicketIn(
+      trx,
+      { accountId: start.accountId, userId: start.actor.user_id! },
+      {
+        subject: start.subject,
+        comment: { body: start.body, html_body: start.htmlBody },
+        group_id: start.target.support_group_id ?? null,
+        assignee_id: start.target.support_agent_id ?? null,
+        via_channel: 'side_conversation',
+        parent_side_conversation_id: start.sideConversationId,
+      },
+    );
+    return { targetTicketId: String(child.id) };
+  },
+
+  async onOutboundMessage(trx, message) {
+    if (message.event.type !== 'reply') return;
+    const { accountId, sideConversation: sc } = message;
+    const errors = new ValidationErrors();
+    const childId = Number(sc.external_ids['targetTicketId']);
+    const child = Number.isSafeInteger(childId) ? await findTicketForUpdate(trx, accountId, childId) : undefined;
+    if (!child) {
+      errors.add('base', 'The child ticket of this side conversation no longer exists');
+    } else if (child.status === 'closed') {
+      errors.add('base', `The child ticket ${child.id} is closed and takes no more comments`);
+    }
+    errors.throwIfAny();
+    await insertComment(trx, {
+      account_id: accountId,
+      ticket_id: childId,
+      author_id: message.actor.user_id!,
+      body: message.body,
+      html_body: message.htmlBody,
+      public: true,
+      via_channel: 'side_conversation',
+    });
+    await trx.updateTable('tickets').set({ updated_at: new Date() }).where('account_id', '=', accountId).where('id', '=', childId).execute();
+  },
+};
 
 /**
  * What happens on a child ticket shows on its parent's side conversation: a comment becomes a
@@ -13,46 +62,24 @@ const DONE: ReadonlySet<TicketStatus> = new Set(['solved', 'closed']);
  * Comments that came from the side conversation itself are written straight to the child ticket
  * (via "side_conversation") and never pass through here, so nothing is echoed back.
  */
-export async function mirrorChildTicketUpdate(
-  trx: Executor,
-  input: { accountId: number; before: Ticket; after: Ticket; authorId: number; comment: { body: string; html: string } | null },
-): Promise<void> {
-  const { accountId, before, after } = input;
-  if (!before.parent_side_conversation_id) return;
-  let sc = await findSideConversationByIdForUpdate(trx, accountId, before.parent_side_conversation_id);
-  if (!sc) return;
-  const author = await findUser(trx, accountId, input.authorId);
-  const actor = { user_id: author?.id ?? null, name: author?.name ?? null, email: author?.email ?? null };
+export function mirrorChildTicketUpdates(commands: SideConversationCommands): TicketUpdatedHook {
+  return async (trx, input) => {
+    const { accountId, before, after } = input;
+    if (!before.parent_side_conversation_id) return;
+    // Locked here rather than by the commands: a conversation gone (deleted) leaves the ticket's update alone.
+    let sc = await findSideConversationByIdForUpdate(trx, accountId, before.parent_side_conversation_id);
+    if (!sc) return;
+    const author = await findUser(trx, accountId, input.authorId);
+    const sender = { user_id: author?.id ?? null, name: author?.name ?? null, email: author?.email ?? null };
+    const common = { accountId, via: 'child_ticket' as const, sender };
 
-  if (input.comment) {
-    const participants = (await participantsOf(trx, accountId, [sc.id])).get(sc.id) ?? [];
-    const to = participants
-      .filter((p) => !p.support_group_id && p.user_id !== actor.user_id)
-      .map((p) => ({ user_id: p.user_id, name: p.name, email: p.email }));
-    const result = await recordReply(trx, {
-      accountId,
-      sc,
-      via: 'child_ticket',
-      actor,
-      message: {
-        subject: null,
-        body: input.comment.body,
-        htmlBody: input.comment.html,
-        preview: previewText(input.comment.body),
-        from: actor,
-        to,
-        externalIds: {},
-        attachmentIds: [],
-      },
-    });
-    sc = result.sideConversation;
-  }
+    if (input.comment) {
+      const message = input.comment.writtenAs === 'html' ? { html_body: input.comment.html } : { body: input.comment.body };
+      sc = (await commands.addMessage(trx, { ...common, conversation: { held: sc }, message })).sideConversation;
+    }
 
-  const wasDone = DONE.has(before.status);
-  const isDone = DONE.has(after.status);
-  if (!wasDone && isDone && sc.state === 'open') {
-    await recordUpdate(trx, { accountId, sc, via: 'child_ticket', actor, updates: { state: 'closed' } });
-  } else if (wasDone && !isDone && sc.state === 'closed') {
-    await recordUpdate(trx, { accountId, sc, via: 'child_ticket', actor, updates: { state: 'open' } });
-  }
+    const wasDone = DONE.has(before.status);
+    const isDone = DONE.has(after.status);
+    if (wasDone !== isDone) await commands.changeState(trx, { ...common, conversation: { held: sc }, state: isDone ? 'closed' : 'open' });
+  };
 }

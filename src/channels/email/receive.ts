@@ -4,17 +4,21 @@ import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import EmailReplyParser from 'email-reply-parser';
-import type { AttachmentsService } from '../../attachments/service.js';
-import type { Database, ParticipantRecord, SideConversation } from '../../db/types.js';
+import { MAX_ATTACHMENTS_PER_MESSAGE, type AttachmentsService } from '../../attachments/service.js';
+import type { Database, ParticipantRecord } from '../../db/types.js';
 import { isEmailAddress } from '../../http/email.js';
-import { htmlToText, plainTextToHtml, previewText } from '../../text/html.js';
+import { htmlToText } from '../../text/html.js';
 import { findUserByEmail } from '../../users/repo.js';
+import { createSideConversationCommands, type SideConversationCommands } from '../../side-conversations/commands.js';
 import { participantsOf } from '../../side-conversations/repo.js';
-import { recordReply } from '../../side-conversations/thread.js';
+import { channelHooks } from '../hooks.js';
 import { senderIsVouchedFor } from './sender-identity.js';
 import { tokenFromAddress } from './threading.js';
 
-/** Why a message is not taken; each door (SMTP listener, HTTP route) turns it into its own answer. */
+/**
+ * Why a message is not taken before it reaches the commands; each door (SMTP listener, HTTP route)
+ * turns it into its own answer, as it does the commands' domain errors (a body over the limit).
+ */
 export type InboundRefusalReason = 'header-too-large' | 'malformed' | 'unknown-reply-address' | 'unthreaded' | 'no-sender' | 'not-participant' | 'empty';
 
 /** A message we will not take. */
@@ -33,6 +37,11 @@ export interface InboundDeps {
   inboundDomain: string;
   /** INBOUND_TRUSTED_AUTHSERV_ID: whose Authentication-Results may make a sender one of our users. */
   trustedAuthservId?: string | undefined;
+  /**
+   * The writes (the composition root's). Unset: commands with the channels' hooks and no rate
+   * limit, which is all a reply from outside needs (mail is never rate limited or sent back out).
+   */
+  commands?: SideConversationCommands | undefined;
 }
 
 export interface InboundResult {
@@ -42,8 +51,6 @@ export interface InboundResult {
   /** The same Message-ID arrived before: nothing new was recorded. */
   duplicate: boolean;
 }
-
-const MAX_INBOUND_ATTACHMENTS = 20;
 
 /** A raw RFC 822 message: in memory (the HTTP route, at most INBOUND_MAX_BYTES) or spooled to a file (the SMTP listener). */
 export type RawMessage = Buffer | { path: string };
@@ -177,7 +184,8 @@ export async function receiveEmail(deps: InboundDeps, raw: RawMessage, envelope:
   const whole = await parse(openRaw(raw));
   const fullText = (whole.text ?? (typeof whole.html === 'string' ? htmlToText(whole.html) : '')).replace(/\u0000/g, '');
   const body = visibleReplyText(fullText).toWellFormed();
-  const files = (whole.attachments ?? []).slice(0, MAX_INBOUND_ATTACHMENTS);
+  // A message takes at most this many files; mail with more keeps its first ones rather than bouncing.
+  const files = (whole.attachments ?? []).slice(0, MAX_ATTACHMENTS_PER_MESSAGE);
   if (!body && files.length === 0) throw new InboundRefusal('empty', 'The message has no text and no attachments');
 
   // Bytes are stored before the transaction (they may be large); the transaction binds them.
@@ -194,8 +202,26 @@ export async function receiveEmail(deps: InboundDeps, raw: RawMessage, envelope:
     : { user_id: null, name: senderName, email: sender.toLowerCase() };
   const text = body || '(attachments only)';
 
+  const commands = deps.commands ?? createSideConversationCommands({ hooks: channelHooks() });
   try {
-    return await recordInboundReply();
+    return await deps.db.transaction().execute(async (trx) => {
+      const result = await commands.addMessage(trx, {
+        accountId,
+        conversation: { id: sc.id },
+        via: 'email',
+        sender: actor,
+        message: { body: text, attachment_ids: attachmentIds },
+        // Whoever holds the reply address may write, and joins the conversation (see above).
+        senderJoins: true,
+        participants,
+      });
+      // The Message-ID threads later mail by References, and refuses this message a second time.
+      await trx
+        .insertInto('email_messages')
+        .values({ account_id: accountId, side_conversation_id: sc.id, event_id: result.event.id, message_id: messageId, direction: 'inbound' })
+        .execute();
+      return { sideConversationId: sc.id, ticketId: sc.ticket_id, eventId: result.event.id, duplicate: false };
+    });
   } catch (error) {
     // The same message delivered twice at once: the second one finds the first's Message-ID.
     if ((error as { code?: string; constraint?: string }).constraint === 'email_messages_account_message') {
@@ -203,35 +229,4 @@ export async function receiveEmail(deps: InboundDeps, raw: RawMessage, envelope:
     }
     throw error;
   }
-
-  function recordInboundReply(): Promise<InboundResult> {
-  return deps.db.transaction().execute(async (trx) => {
-    const locked = (await trx.selectFrom('side_conversations').selectAll().where('id', '=', sc.id).forUpdate().executeTakeFirstOrThrow()) as SideConversation;
-    const to = participants
-      .filter((p) => p.email && p.email.toLowerCase() !== senderAddress)
-      .map((p) => ({ user_id: p.user_id, name: p.name, email: p.email }));
-    const result = await recordReply(trx, {
-      accountId,
-      sc: locked,
-      via: 'email',
-      actor,
-      message: {
-        subject: null,
-        body: text,
-        htmlBody: plainTextToHtml(text),
-        preview: previewText(text),
-        from: actor,
-        to,
-        externalIds: {},
-        attachmentIds,
-      },
-      newParticipants: isParticipant ? [] : [actor],
-    });
-    await trx
-      .insertInto('email_messages')
-      .values({ account_id: accountId, side_conversation_id: sc.id, event_id: result.event.id, message_id: messageId, direction: 'inbound' })
-      .execute();
-    return { sideConversationId: sc.id, ticketId: sc.ticket_id, eventId: result.event.id, duplicate: false };
-  });
-}
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
+import { DomainError, Invalid, NotFound, TooLarge } from '../../errors.js';
 import type { RelayLogger } from '../../outbox/relay.js';
 import { InboundRefusal, receiveEmail, type InboundDeps, type InboundRefusalReason } from './receive.js';
 import { tokenFromAddress } from './threading.js';
@@ -38,6 +39,17 @@ const SMTP_CODE: Record<InboundRefusalReason, number> = {
   empty: 550,
 };
 
+/**
+ * The SMTP answer to the commands' domain errors: a message the rules refuse (a body over the
+ * limit) bounces, 550 (552 when it is too large); a conversation gone is 550; anything passing
+ * (RateLimited, Conflict) is 451, try again later.
+ */
+function smtpCodeFor(error: DomainError): number {
+  if (error instanceof TooLarge) return 552;
+  if (error instanceof Invalid || error instanceof NotFound) return 550;
+  return 451;
+}
+
 function smtpError(code: number, message: string): Error & { responseCode: number } {
   return Object.assign(new Error(message), { responseCode: code });
 }
@@ -49,8 +61,9 @@ type SmtpCallback = (err?: Error | null, message?: string) => void;
  * reply+TOKEN address must name a live conversation, any other address must be the support address
  * of an account (mail to it is threaded by its headers after DATA), and nothing else is taken (we
  * are no relay, and an address that names nothing of ours is not worth the bytes). A message is
- * written to a spool file as it arrives, never held in memory, and parsed from there. Domain
- * refusals (InboundRefusal) become SMTP answers here and only here; nothing is a crash.
+ * written to a spool file as it arrives, never held in memory, and parsed from there. Refusals
+ * (InboundRefusal, and the commands' domain errors) become SMTP answers here and only here;
+ * nothing is a crash.
  */
 export function createSmtpListener(options: SmtpListenerOptions): SMTPServer {
   const { db, inboundDomain, maxBytes, logger } = options;
@@ -136,6 +149,10 @@ export function createSmtpListener(options: SmtpListenerOptions): SMTPServer {
           logger.info({ side_conversation_id: result.sideConversationId, event_id: result.eventId, duplicate: result.duplicate }, 'inbound mail recorded');
           return [null, result.duplicate ? 'Already received' : 'Recorded'];
         } catch (error) {
+          if (error instanceof DomainError) {
+            logger.warn({ reason: error.constructor.name, detail: error.message }, 'inbound mail refused');
+            return [smtpError(smtpCodeFor(error), error.message)];
+          }
           if (!(error instanceof InboundRefusal)) throw error;
           logger.warn({ reason: error.reason, detail: error.message }, 'inbound mail refused');
           return [smtpError(SMTP_CODE[error.reason], error.message)];

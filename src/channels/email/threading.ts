@@ -38,6 +38,11 @@ export async function messageIdKey(db: Executor): Promise<Buffer> {
   return Buffer.from(row.secret, 'hex');
 }
 
+/** The Message-ID of an outbound email: its event's keyed hash at the account's support address domain. */
+export async function outboundMessageId(db: Executor, supportAddress: string, eventId: string): Promise<string> {
+  return messageIdFor(await messageIdKey(db), eventId, domainOf(supportAddress));
+}
+
 /**
  * Records the Message-ID an outbound email will carry, in the transaction that creates its event.
  * Delivery sends the recorded id (threadForEvent), so ids recorded before a change of formula
@@ -46,7 +51,7 @@ export async function messageIdKey(db: Executor): Promise<Buffer> {
 export async function recordOutboundMessageId(trx: Executor, accountId: number, sideConversationId: string, eventId: string): Promise<void> {
   const account = await trx.selectFrom('accounts').select('support_address').where('id', '=', accountId).executeTakeFirst();
   if (!account) throw new Error(`account ${accountId} not found while recording a Message-ID`);
-  const messageId = messageIdFor(await messageIdKey(trx), eventId, domainOf(account.support_address));
+  const messageId = await outboundMessageId(trx, account.support_address, eventId);
   await trx
     .insertInto('email_messages')
     .values({ account_id: accountId, side_conversation_id: sideConversationId, event_id: eventId, message_id: messageId, direction: 'outbound' })

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, ParticipantRecord, SlackWorkspace } from '../../db/types.js';
 import type { SecretBox } from '../../integrations/secret-box.js';
+import type { SideConversationCommands } from '../../side-conversations/commands.js';
 import { findUserByEmail } from '../../users/repo.js';
 import { recordInboundChatReply, storableChatText, type InboundChatOutcome } from '../chat/inbound-reply.js';
 import { slackClient } from './client.js';
@@ -38,6 +39,7 @@ export interface SlackInboundDeps {
   db: Kysely<Database>;
   box: SecretBox | null;
   apiUrl: string;
+  commands: SideConversationCommands;
 }
 
 /** The workspace whose signing secret signed this request, or null. */
@@ -107,7 +109,7 @@ export async function receiveSlackEvent(deps: SlackInboundDeps, workspace: Slack
   if (!sc) return 'ignored';
 
   const actor = await slackAuthor(deps, workspace, event.user!, workspace.account_id);
-  return recordInboundChatReply(deps.db, {
+  return recordInboundChatReply(deps.db, deps.commands, {
     source: `slack:${workspace.team_id}`,
     eventId: envelope.event_id ?? `${event.channel}:${event.ts}`,
     accountId: workspace.account_id,

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Database, TeamsBot } from '../../db/types.js';
+import type { SideConversationCommands } from '../../side-conversations/commands.js';
 import { htmlToText } from '../../text/html.js';
 import { recordInboundChatReply, storableChatText, type InboundChatOutcome } from '../chat/inbound-reply.js';
 
@@ -104,7 +105,12 @@ export function removeRecipientMention(activity: TeamsActivity): string {
 export type TeamsOutcome = InboundChatOutcome;
 
 /** A message in the thread of a Teams side conversation becomes a reply (via "msteams"). */
-export async function receiveTeamsActivity(db: Kysely<Database>, bot: TeamsBot, activity: TeamsActivity): Promise<TeamsOutcome> {
+export async function receiveTeamsActivity(
+  db: Kysely<Database>,
+  commands: SideConversationCommands,
+  bot: TeamsBot,
+  activity: TeamsActivity,
+): Promise<TeamsOutcome> {
   if (activity.type !== 'message' || typeof activity.conversation?.id !== 'string' || typeof activity.id !== 'string') return 'ignored';
   if (activity.id.length > 500 || activity.conversation.id.length > 1000) return 'ignored';
   if (activity.from?.id === `28:${bot.app_id}`) return 'ignored';
@@ -120,7 +126,7 @@ export async function receiveTeamsActivity(db: Kysely<Database>, bot: TeamsBot, 
   if (!sc) return 'ignored';
   const name = (typeof activity.from?.name === 'string' ? activity.from.name : '').toWellFormed().replace(/[\u0000-\u001f]/g, ' ').trim().slice(0, 255) || null;
   const actor = { user_id: null, name, email: null };
-  return recordInboundChatReply(db, {
+  return recordInboundChatReply(db, commands, {
     source: `msteams:${bot.app_id}`,
     eventId: activity.id,
     accountId: bot.account_id,
