@@ -38,9 +38,29 @@ export async function messageIdKey(db: Executor): Promise<Buffer> {
   return Buffer.from(row.secret, 'hex');
 }
 
+/** Reads a store's Message-ID key. */
+export type MessageIdKeyReader = (db: Executor) => Promise<Buffer>;
+
+/**
+ * messageIdKey, read once per store and kept: the key never changes once migration 0006 made it,
+ * and reading it was one of the round trips of every outbound message's write. One per app (a
+ * process may serve several stores: the tests do).
+ */
+export function cachedMessageIdKey(): MessageIdKeyReader {
+  let key: Promise<Buffer> | undefined;
+  return (db) => {
+    key ??= messageIdKey(db);
+    // A read that failed (its transaction rolled back meanwhile) is tried again, by this caller and the next.
+    return key.catch(() => {
+      key = undefined;
+      return messageIdKey(db);
+    });
+  };
+}
+
 /** The Message-ID of an outbound email: its event's keyed hash at the account's support address domain. */
-export async function outboundMessageId(db: Executor, supportAddress: string, eventId: string): Promise<string> {
-  return messageIdFor(await messageIdKey(db), eventId, domainOf(supportAddress));
+export async function outboundMessageId(db: Executor, supportAddress: string, eventId: string, readKey: MessageIdKeyReader = messageIdKey): Promise<string> {
+  return messageIdFor(await readKey(db), eventId, domainOf(supportAddress));
 }
 
 /**
@@ -48,10 +68,16 @@ export async function outboundMessageId(db: Executor, supportAddress: string, ev
  * Delivery sends the recorded id (threadForEvent), so ids recorded before a change of formula
  * keep threading.
  */
-export async function recordOutboundMessageId(trx: Executor, accountId: number, sideConversationId: string, eventId: string): Promise<void> {
+export async function recordOutboundMessageId(
+  trx: Executor,
+  accountId: number,
+  sideConversationId: string,
+  eventId: string,
+  readKey: MessageIdKeyReader = messageIdKey,
+): Promise<void> {
   const account = await trx.selectFrom('accounts').select('support_address').where('id', '=', accountId).executeTakeFirst();
   if (!account) throw new Error(`account ${accountId} not found while recording a Message-ID`);
-  const messageId = await outboundMessageId(trx, account.support_address, eventId);
+  const messageId = await outboundMessageId(trx, account.support_address, eventId, readKey);
   await trx
     .insertInto('email_messages')
     .values({ account_id: accountId, side_conversation_id: sideConversationId, event_id: eventId, message_id: messageId, direction: 'outbound' })
