@@ -8,7 +8,8 @@ import { ADMIN_EMAIL, startTestApp, STORE_KIND, type TestApp } from './helpers/a
 import { eventsOf, expectStatus } from './helpers/api.js';
 import type { WriteBody } from './helpers/api-types.js';
 import { parseAuthenticationResults, senderIsVouchedFor } from '../src/channels/email/sender-identity.js';
-import { messageIdFor, messageIdKey } from '../src/channels/email/threading.js';
+import { messageIdFor } from '../src/channels/email/threading.js';
+import { messageIdKey } from '../src/channels/email/repo.js';
 
 const INBOUND_DOMAIN = 'inbound.test';
 const SECRET = 'inbound-identity-secret';

@@ -51,3 +51,24 @@ export async function attachmentsOfEvents(db: Executor, accountId: number, event
     .execute();
   return groupBy(rows, (row) => row.event_id!);
 }
+
+/** The files of one event, in upload order (what an email carries). */
+export function attachmentsOfEvent(db: Executor, accountId: number, eventId: string): Promise<Attachment[]> {
+  return db.selectFrom('attachments').selectAll().where('account_id', '=', accountId).where('event_id', '=', eventId).orderBy('created_at').execute();
+}
+
+/** The files of one event not yet shared in its chat thread (a retried post skips those an earlier attempt shared). */
+export function unrelayedAttachmentsOfEvent(db: Executor, accountId: number, eventId: string): Promise<Attachment[]> {
+  return db
+    .selectFrom('attachments')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('event_id', '=', eventId)
+    .where('relayed_at', 'is', null)
+    .orderBy('created_at')
+    .execute();
+}
+
+export async function markAttachmentRelayed(db: Executor, accountId: number, id: string): Promise<void> {
+  await db.updateTable('attachments').set({ relayed_at: new Date() }).where('account_id', '=', accountId).where('id', '=', id).execute();
+}

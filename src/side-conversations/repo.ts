@@ -247,6 +247,58 @@ export function findSideConversationByIdForUpdate(db: Executor, accountId: numbe
 }
 
 /**
+ * What a channel delivers for an outbox row: the event and its conversation, or undefined when
+ * either is gone. Two queries, sent side by side.
+ */
+export async function findEventToDeliver(
+  db: Executor,
+  accountId: number,
+  eventId: string,
+  sideConversationId: string,
+): Promise<{ event: SideConversationEvent; sideConversation: SideConversation } | undefined> {
+  const [event, sideConversation] = await Promise.all([
+    db.selectFrom('side_conversation_events').selectAll().where('account_id', '=', accountId).where('id', '=', eventId).executeTakeFirst(),
+    db.selectFrom('side_conversations').selectAll().where('account_id', '=', accountId).where('id', '=', sideConversationId).executeTakeFirst(),
+  ]);
+  return event && sideConversation ? { event, sideConversation } : undefined;
+}
+
+/** The conversation's first participant in a Slack or Teams channel (where a chat conversation is posted). */
+export function findChannelParticipant(
+  db: Executor,
+  accountId: number,
+  sideConversationId: string,
+  channel: 'slack_channel_id' | 'msteams_channel_id',
+): Promise<SideConversationParticipant | undefined> {
+  return db
+    .selectFrom('side_conversation_participants')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('side_conversation_id', '=', sideConversationId)
+    .where(channel, 'is not', null)
+    .executeTakeFirst();
+}
+
+/**
+ * Records where the conversation's thread lives in Slack or Teams, once: a retried start that
+ * finds a thread already recorded leaves it alone.
+ */
+export async function recordThreadStart(
+  db: Executor,
+  accountId: number,
+  sideConversationId: string,
+  thread: { thread_ref: string; thread_reply_to?: string },
+): Promise<void> {
+  await db
+    .updateTable('side_conversations')
+    .set(thread)
+    .where('account_id', '=', accountId)
+    .where('id', '=', sideConversationId)
+    .where('thread_ref', 'is', null)
+    .execute();
+}
+
+/**
  * A page of a conversation's events, oldest first, and their total — or null when the conversation
  * is not on that ticket of that account. Two queries, sent side by side.
  */

@@ -5,7 +5,11 @@ import type { SendMailOptions, Transporter, TransportOptions } from 'nodemailer'
 import type { BlobStore } from '../../attachments/storage.js';
 import type { Database, OutboxRow } from '../../db/types.js';
 import type { Channel, DeliveryOutcome } from '../../outbox/relay.js';
-import { domainOf, messageIdFor, messageIdKey, replyAddress, threadForEvent } from './threading.js';
+import { attachmentsOfEvent } from '../../attachments/repo.js';
+import { queuedRecipients } from '../../outbox/deliveries.js';
+import { findEventToDeliver } from '../../side-conversations/repo.js';
+import { findSender, messageIdKey, threadForEvent } from './repo.js';
+import { domainOf, messageIdFor, replyAddress } from './threading.js';
 
 /** Where outbound mail goes: an SMTP server, or .eml files when no server is configured. */
 export interface MailSink {
@@ -102,31 +106,19 @@ export function createEmailChannel(deps: { db: Kysely<Database>; blobs: BlobStor
   const { db, blobs, sink, inboundDomain } = deps;
   return {
     async deliver(row: OutboxRow): Promise<DeliveryOutcome> {
-      const event = await db.selectFrom('side_conversation_events').selectAll().where('id', '=', row.event_id).executeTakeFirst();
-      const sc = await db.selectFrom('side_conversations').selectAll().where('id', '=', row.side_conversation_id).executeTakeFirst();
-      const account = await db.selectFrom('accounts').selectAll().where('id', '=', row.account_id).executeTakeFirst();
-      if (!event || !sc || !account || !event.message) return { kind: 'failed', reason: 'the message no longer exists' };
-      const pending = await db
-        .selectFrom('deliveries')
-        .select('recipient')
-        .where('outbox_id', '=', row.id)
-        .where('status', '=', 'queued')
-        .execute();
-      const wanted = new Set(pending.map((p) => p.recipient));
-      const to = event.message.to
+      const [found, account] = await Promise.all([findEventToDeliver(db, row.account_id, row.event_id, row.side_conversation_id), findSender(db, row.account_id)]);
+      if (!found || !account || !found.event.message) return { kind: 'failed', reason: 'the message no longer exists' };
+      const { event, sideConversation: sc } = found;
+      const eventMessage = found.event.message;
+      const wanted = await queuedRecipients(db, row.account_id, row.id);
+      const to = eventMessage.to
         .filter((p) => p.email && wanted.has(p.email.toLowerCase()))
         .map((p) => (p.name ? { name: encodeHeaderSafe(p.name), address: p.email! } : p.email!));
       if (to.length === 0) return { kind: 'delivered', recipients: [] };
 
       const { earlier, own } = await threadForEvent(db, row.account_id, sc.id, event.id);
       const messageId = own ?? messageIdFor(await messageIdKey(db), event.id, domainOf(account.support_address));
-      const attachments = await db
-        .selectFrom('attachments')
-        .selectAll()
-        .where('account_id', '=', row.account_id)
-        .where('event_id', '=', event.id)
-        .orderBy('created_at')
-        .execute();
+      const attachments = await attachmentsOfEvent(db, row.account_id, event.id);
       const files: SendMailOptions['attachments'] = [];
       for (const a of attachments) {
         const bytes = await blobs.get(a.storage_key);
@@ -138,8 +130,8 @@ export function createEmailChannel(deps: { db: Kysely<Database>; blobs: BlobStor
         to,
         replyTo: sc.reply_token ? replyAddress(sc.reply_token, inboundDomain) : account.support_address,
         subject: encodeHeaderSafe(event.type === 'create' ? sc.subject : `Re: ${sc.subject}`),
-        text: event.message.body,
-        html: event.message.html_body,
+        text: eventMessage.body,
+        html: eventMessage.html_body,
         attachments: files,
         date: event.created_at,
         headers: { 'X-Sideline-Side-Conversation': sc.id, 'Auto-Submitted': 'no' },

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Executor } from '../../db/executor.js';
+import { findSender, insertOutboundMessageId, messageIdKey } from './repo.js';
 
 /** The per-conversation secret of its Reply-To address: 128 random bits, lower-case hex (mail systems may fold case). */
 export function newReplyToken(): string {
@@ -30,12 +31,6 @@ export function domainOf(address: string): string {
  */
 export function messageIdFor(key: Buffer, eventId: string, domain: string): string {
   return `<${createHmac('sha256', key).update(eventId).digest('hex').slice(0, 32)}@${domain}>`;
-}
-
-/** The key of messageIdFor: made by migration 0006, shared by every process on the store. */
-export async function messageIdKey(db: Executor): Promise<Buffer> {
-  const row = await db.selectFrom('install_secrets').select('secret').where('name', '=', 'message_id').executeTakeFirstOrThrow();
-  return Buffer.from(row.secret, 'hex');
 }
 
 /** Reads a store's Message-ID key. */
@@ -75,32 +70,8 @@ export async function recordOutboundMessageId(
   eventId: string,
   readKey: MessageIdKeyReader = messageIdKey,
 ): Promise<void> {
-  const account = await trx.selectFrom('accounts').select('support_address').where('id', '=', accountId).executeTakeFirst();
+  const account = await findSender(trx, accountId);
   if (!account) throw new Error(`account ${accountId} not found while recording a Message-ID`);
   const messageId = await outboundMessageId(trx, account.support_address, eventId, readKey);
-  await trx
-    .insertInto('email_messages')
-    .values({ account_id: accountId, side_conversation_id: sideConversationId, event_id: eventId, message_id: messageId, direction: 'outbound' })
-    .execute();
-}
-
-/**
- * The thread as one outbound message sees it: the Message-IDs recorded before its event, oldest
- * first (for In-Reply-To and References), and the one recorded for the event itself (what it is
- * sent as, so ids recorded under an earlier formula keep threading), in one query.
- */
-export async function threadForEvent(db: Executor, accountId: number, sideConversationId: string, eventId: string): Promise<{ earlier: string[]; own: string | null }> {
-  const rows = await db
-    .selectFrom('email_messages')
-    .select(['message_id', 'event_id', 'direction'])
-    .where('account_id', '=', accountId)
-    .where('side_conversation_id', '=', sideConversationId)
-    .orderBy('id')
-    .execute();
-  const earlier: string[] = [];
-  for (const row of rows) {
-    if (row.event_id === eventId) return { earlier, own: row.direction === 'outbound' ? row.message_id : null };
-    earlier.push(row.message_id);
-  }
-  return { earlier, own: null };
+  await insertOutboundMessageId(trx, accountId, sideConversationId, eventId, messageId);
 }

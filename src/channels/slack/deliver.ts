@@ -1,10 +1,13 @@
 import { WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError } from '@slack/web-api';
 import type { Kysely } from 'kysely';
+import { markAttachmentRelayed, unrelayedAttachmentsOfEvent } from '../../attachments/repo.js';
 import type { BlobStore } from '../../attachments/storage.js';
 import type { Database, OutboxRow } from '../../db/types.js';
 import type { SecretBox } from '../../integrations/secret-box.js';
+import { findSlackWorkspace } from '../../integrations/service.js';
 import type { Channel, DeliveryOutcome } from '../../outbox/relay.js';
 import { recipientKey } from '../../outbox/emit.js';
+import { findChannelParticipant, findEventToDeliver, recordThreadStart } from '../../side-conversations/repo.js';
 import { escapeMrkdwn, slackClient } from './client.js';
 
 /** Slack errors worth another try; every other `error` code (channel_not_found, not_in_channel, invalid_auth…) is final. */
@@ -40,23 +43,13 @@ export function createSlackChannel(deps: { db: Kysely<Database>; blobs: BlobStor
   const { db, blobs, box, apiUrl } = deps;
   return {
     async deliver(row: OutboxRow): Promise<DeliveryOutcome> {
-      const event = await db.selectFrom('side_conversation_events').selectAll().where('id', '=', row.event_id).executeTakeFirst();
-      const sc = await db.selectFrom('side_conversations').selectAll().where('id', '=', row.side_conversation_id).executeTakeFirst();
-      if (!event?.message || !sc) return { kind: 'failed', reason: 'the message no longer exists' };
-      const target = event.message.to.find((p) => p.slack_workspace_id && p.slack_channel_id) ??
-        (await db
-          .selectFrom('side_conversation_participants')
-          .selectAll()
-          .where('side_conversation_id', '=', sc.id)
-          .where('slack_channel_id', 'is not', null)
-          .executeTakeFirst());
+      const found = await findEventToDeliver(db, row.account_id, row.event_id, row.side_conversation_id);
+      if (!found?.event.message) return { kind: 'failed', reason: 'the message no longer exists' };
+      const { event, sideConversation: sc } = found;
+      const eventMessage = found.event.message;
+      const target = eventMessage.to.find((p) => p.slack_workspace_id && p.slack_channel_id) ?? (await findChannelParticipant(db, row.account_id, sc.id, 'slack_channel_id'));
       if (!target?.slack_workspace_id || !target.slack_channel_id) return { kind: 'failed', reason: 'no Slack channel on this side conversation' };
-      const workspace = await db
-        .selectFrom('slack_workspaces')
-        .selectAll()
-        .where('account_id', '=', row.account_id)
-        .where('team_id', '=', target.slack_workspace_id)
-        .executeTakeFirst();
+      const workspace = await findSlackWorkspace(db, row.account_id, target.slack_workspace_id);
       if (!workspace || !box) return { kind: 'failed', reason: `Slack workspace ${target.slack_workspace_id} is not connected` };
       const isStart = event.type === 'create';
       if (!isStart && !sc.thread_ref) return { kind: 'retry', reason: 'the thread has not been started in Slack yet' };
@@ -79,8 +72,8 @@ export function createSlackChannel(deps: { db: Kysely<Database>; blobs: BlobStor
         if (!ts) {
           const author = escapeMrkdwn(event.actor_name ?? 'Support');
           const text = isStart
-            ? `*${escapeMrkdwn(sc.subject)}*\n${escapeMrkdwn(event.message.body)}\n_${author}_`
-            : `*${author}*: ${escapeMrkdwn(event.message.body)}`;
+            ? `*${escapeMrkdwn(sc.subject)}*\n${escapeMrkdwn(eventMessage.body)}\n_${author}_`
+            : `*${author}*: ${escapeMrkdwn(eventMessage.body)}`;
           const posted = await client.chat.postMessage({
             channel,
             text,
@@ -91,21 +84,15 @@ export function createSlackChannel(deps: { db: Kysely<Database>; blobs: BlobStor
           ts = posted.ts;
         }
         if (isStart && ts) {
-          await db.updateTable('side_conversations').set({ thread_ref: ts }).where('id', '=', sc.id).where('thread_ref', 'is', null).execute();
+          await recordThreadStart(db, row.account_id, sc.id, { thread_ref: ts });
         }
         // Files not yet shared (a retry skips those an earlier attempt already put in the thread).
-        const files = await db
-          .selectFrom('attachments')
-          .selectAll()
-          .where('event_id', '=', event.id)
-          .where('relayed_at', 'is', null)
-          .orderBy('created_at')
-          .execute();
+        const files = await unrelayedAttachmentsOfEvent(db, row.account_id, event.id);
         for (const file of files) {
           const bytes = await blobs.get(file.storage_key);
           if (!bytes) continue;
           await client.filesUploadV2({ channel_id: channel, thread_ts: isStart ? ts! : sc.thread_ref!, file: bytes, filename: file.file_name });
-          await db.updateTable('attachments').set({ relayed_at: new Date() }).where('id', '=', file.id).execute();
+          await markAttachmentRelayed(db, row.account_id, file.id);
         }
         return { kind: 'delivered', recipients: [{ recipient, status: 'sent' }] };
       } catch (error) {

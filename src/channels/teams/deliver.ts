@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Database, OutboxRow } from '../../db/types.js';
 import type { SecretBox } from '../../integrations/secret-box.js';
+import { findTeamsBot } from '../../integrations/service.js';
 import type { Channel, DeliveryOutcome } from '../../outbox/relay.js';
 import { OutboundAddressRefused } from '../../net/outbound-guard.js';
+import { findEventToDeliver, findChannelParticipant, recordThreadStart } from '../../side-conversations/repo.js';
 import { ConnectorError, TeamsConnector } from './connector.js';
 
 export function classifyConnectorError(error: unknown): DeliveryOutcome {
@@ -31,34 +33,25 @@ export function createTeamsChannel(deps: { db: Kysely<Database>; box: SecretBox 
   const { db, box, connector } = deps;
   return {
     async deliver(row: OutboxRow): Promise<DeliveryOutcome> {
-      const event = await db.selectFrom('side_conversation_events').selectAll().where('id', '=', row.event_id).executeTakeFirst();
-      const sc = await db.selectFrom('side_conversations').selectAll().where('id', '=', row.side_conversation_id).executeTakeFirst();
-      if (!event?.message || !sc) return { kind: 'failed', reason: 'the message no longer exists' };
-      const bot = await db.selectFrom('teams_bots').selectAll().where('account_id', '=', row.account_id).executeTakeFirst();
+      const found = await findEventToDeliver(db, row.account_id, row.event_id, row.side_conversation_id);
+      if (!found?.event.message) return { kind: 'failed', reason: 'the message no longer exists' };
+      const { event, sideConversation: sc } = found;
+      const eventMessage = found.event.message;
+      const bot = await findTeamsBot(db, row.account_id);
       if (!bot || !box) return { kind: 'failed', reason: 'Microsoft Teams is not connected' };
-      const participant = await db
-        .selectFrom('side_conversation_participants')
-        .select('msteams_channel_id')
-        .where('side_conversation_id', '=', sc.id)
-        .where('msteams_channel_id', 'is not', null)
-        .executeTakeFirst();
+      const participant = await findChannelParticipant(db, row.account_id, sc.id, 'msteams_channel_id');
       if (!participant?.msteams_channel_id) return { kind: 'failed', reason: 'no Teams channel on this side conversation' };
       const credentials = { serviceUrl: bot.service_url, appId: bot.app_id, appPassword: box.open(bot.app_password_enc), tenantId: bot.tenant_id };
       const author = event.actor_name ?? 'Support';
       const recipient = `msteams:${participant.msteams_channel_id}`;
       try {
         if (event.type === 'create') {
-          const started = await connector.startThread(credentials, participant.msteams_channel_id, `**${teamsText(sc.subject)}**\n\n${teamsText(event.message.body)}\n\n_${teamsText(author)}_`);
+          const started = await connector.startThread(credentials, participant.msteams_channel_id, `**${teamsText(sc.subject)}**\n\n${teamsText(eventMessage.body)}\n\n_${teamsText(author)}_`);
           const activityId = started.activityId ?? started.id.split(';messageid=')[1] ?? started.id;
-          await db
-            .updateTable('side_conversations')
-            .set({ thread_ref: started.id, thread_reply_to: activityId })
-            .where('id', '=', sc.id)
-            .where('thread_ref', 'is', null)
-            .execute();
+          await recordThreadStart(db, row.account_id, sc.id, { thread_ref: started.id, thread_reply_to: activityId });
         } else {
           if (!sc.thread_ref || !sc.thread_reply_to) return { kind: 'retry', reason: 'the thread has not been started in Teams yet' };
-          await connector.reply(credentials, sc.thread_ref, sc.thread_reply_to, `**${teamsText(author)}**: ${teamsText(event.message.body)}`);
+          await connector.reply(credentials, sc.thread_ref, sc.thread_reply_to, `**${teamsText(author)}**: ${teamsText(eventMessage.body)}`);
         }
         return { kind: 'delivered', recipients: [{ recipient, status: 'sent' }] };
       } catch (error) {
