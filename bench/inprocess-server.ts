@@ -11,8 +11,10 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { buildApp } from '../src/app.js';
 import { ensureAccountAndAdmin } from '../src/accounts/accounts.js';
-import { DatabaseBlobStore } from '../src/attachments/storage.js';
+import { loadConfig } from '../src/config.js';
+import { NO_READ_CACHE } from '../src/db/read-cache.js';
 import { migrateToLatest, openStore } from '../src/db/store.js';
+import { appOptionsFor } from '../src/runtime.js';
 
 const env = process.env;
 const cacheEnabled = (env['AUTH_CACHE'] ?? 'on') !== 'off';
@@ -23,12 +25,10 @@ const store = await openStore({ databaseUrl, dataDir: databaseUrl ? undefined : 
 await migrateToLatest(store.db);
 await ensureAccountAndAdmin(store.db, { adminEmail: env['SIDELINE_ADMIN_EMAIL'], adminPassword: env['SIDELINE_ADMIN_PASSWORD'] });
 
+const config = loadConfig({ ...env, LOG_LEVEL: 'warn', ATTACHMENT_STORE: 'database' });
 const app = await buildApp({
-  db: store.db,
-  ...(readCacheEnabled ? { reads: store.reads } : {}),
-  blobs: new DatabaseBlobStore(store.db),
+  ...appOptionsFor(config, readCacheEnabled ? store : { ...store, reads: NO_READ_CACHE }),
   auth: { cacheEnabled },
-  logger: { level: 'warn' },
 });
 
 if (env['LOOP_STATS'] === '1') {

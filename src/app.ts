@@ -35,7 +35,7 @@ import { registerCors, type CorsPolicy } from './http/cors.js';
 import { registerDocs } from './http/docs.js';
 import { ConsoleSessions, type ConsoleSessionOptions } from './sessions/service.js';
 import { sessionRoutes } from './sessions/routes.js';
-import { consoleStaticRoutes, DEFAULT_CONSOLE_DIR } from './console/static.js';
+import { consoleStaticRoutes } from './console/static.js';
 import { consoleRoutes } from './console/routes.js';
 import { createConsoleService } from './console/service.js';
 import { createSlackChannels } from './console/slack-channels.js';
@@ -43,7 +43,7 @@ import { userAutocompleteRoutes } from './users/autocomplete-routes.js';
 import { createUserAutocompleteService } from './users/autocomplete.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerJsonBodyParser } from './http/json-body.js';
-import { capConnections, DEFAULT_CONNECTION_LIMITS, serverTimeoutOptions, type ConnectionLimits } from './http/connection-limits.js';
+import { capConnections, serverTimeoutOptions, type ConnectionLimits } from './http/connection-limits.js';
 import { baseUrl } from './http/urls.js';
 import { lazySerializers, registerValidators } from './http/validation.js';
 import { opsRoutes } from './ops/routes.js';
@@ -62,58 +62,63 @@ import { importsRoutes } from './imports/routes.js';
 import { WebhookSecrets } from './webhooks/secrets.js';
 import { createWebhooksService } from './webhooks/service.js';
 
+/**
+ * Everything the app is built from. runtime.ts's appOptionsFor makes these from the configuration,
+ * whose defaults they are (src/config.ts); nothing here falls back to a default of its own.
+ */
 export interface AppOptions {
   db: Kysely<Database>;
-  publicUrl?: string | undefined;
-  bodyLimitBytes?: number;
-  logger?: FastifyServerOptions['logger'];
-  trustProxy?: boolean;
-  auth?: AuthenticatorOptions;
+  /** The store's cache of hot reads (Store.reads). */
+  reads: Reads;
+  /** The store's LISTEN (Store.notifications) for the live stream; null: the stream polls the store (every second). */
+  notifications: Notifications | null;
+  publicUrl: string | undefined;
+  bodyLimitBytes: number;
+  logger: FastifyServerOptions['logger'];
+  trustProxy: boolean;
   /** Where attachment bytes are kept. */
   blobs: BlobStore;
-  /** Largest attachment, in bytes (default 25 MB). */
-  attachmentMaxBytes?: number;
-  /** Attachment bytes one account may store; 0 or unset: no quota. */
-  attachmentQuotaBytes?: number;
+  /** Largest attachment, in bytes. */
+  attachmentMaxBytes: number;
+  /** Attachment bytes one account may store; 0: no quota. */
+  attachmentQuotaBytes: number;
   /** Inbound email by HTTP: the reply-address domain, the provider's shared secret, the size limit. */
-  inbound?: { domain: string; secret: string | undefined; maxBytes: number; trustedAuthservId?: string | undefined };
-  /** Seals integration secrets; without it, Slack and Teams cannot be connected. */
-  secretBox?: SecretBox | null;
+  inbound: { domain: string; secret: string | undefined; maxBytes: number; trustedAuthservId: string | undefined };
+  /** Seals integration secrets; null: Slack and Teams cannot be connected. */
+  secretBox: SecretBox | null;
   /** OUTBOUND_ALLOW_PRIVATE: let URLs set through the API (Teams service_url) be private addresses. */
-  outboundAllowPrivate?: boolean;
+  outboundAllowPrivate: boolean;
   /** WEBHOOK_ALLOW_PRIVATE: webhook endpoints may be plain http and private or loopback addresses. */
-  webhookAllowPrivate?: boolean;
+  webhookAllowPrivate: boolean;
   /** Slack's Web API base (a loopback fake in tests). */
-  slackApiUrl?: string;
+  slackApiUrl: string;
   /** Where Bot Framework tokens are checked against (loopback metadata and JWKS in tests). */
-  teams?: { openIdMetadataUrl: string; issuer: string };
-  /** Side conversation creates + replies per account per 10 minutes; 0 or unset: unlimited. */
-  rateLimitPer10Minutes?: number;
-  /** Deadlines and connection caps of the listening server (defaults: DEFAULT_CONNECTION_LIMITS). */
-  connections?: Partial<ConnectionLimits>;
-  /** The store's cache of hot reads (Store.reads); unset: every read asks the database. */
-  reads?: Reads;
-  /** CORS_ORIGINS; unset or null: no CORS headers, preflights are unknown endpoints. */
-  cors?: CorsPolicy | null;
-  /** The store's LISTEN (Store.notifications) for the live stream; unset: the stream polls the store. */
-  notifications?: Notifications;
-  /** How long a request waits for an earlier one with the same Idempotency-Key before a 409 (default 10 s). */
+  teams: { openIdMetadataUrl: string; issuer: string };
+  /** Side conversation creates + replies per account per 10 minutes; 0: unlimited. */
+  rateLimitPer10Minutes: number;
+  /** Deadlines and connection caps of the listening server. */
+  connections: ConnectionLimits;
+  /** CORS_ORIGINS; null: no CORS headers, preflights are unknown endpoints. */
+  cors: CorsPolicy | null;
+  /** The built agent console served at /agent/. */
+  consoleDir: string;
+  /** GET /metrics and the request metrics behind it; null: no /metrics (404). */
+  metrics: MetricsEndpoint | null;
+  /** SIDELINE_OPERATOR_TOKEN: enables POST /api/v2/sideline/accounts; unset, that endpoint is a 404. */
+  operatorToken: string | undefined;
+  /** The From address of accounts created through the operator API. */
+  supportAddress: string;
+
+  // Injection points no configuration sets: the tests' clocks and short waits, the benchmark's switches.
+  /** The credential cache and login throttle (AuthenticatorOptions). */
+  auth?: AuthenticatorOptions;
+  /** How long a request waits for an earlier one with the same Idempotency-Key before a 409 (the service's own: 10 s). */
   idempotencyWaitMs?: number;
   /** The live stream: heartbeat, slow-consumer cut-off, how often it polls besides notifications. */
   stream?: Partial<StreamLimits> & { pollMs?: number };
   /** Agent console sessions: idle expiry, re-check interval, clock. */
   sessions?: ConsoleSessionOptions;
-  /** The built agent console served at /agent/ (default: console/dist of the package). */
-  consoleDir?: string;
-  /** GET /metrics and the request metrics behind it; unset: no /metrics (404). */
-  metrics?: MetricsEndpoint;
-  /** SIDELINE_OPERATOR_TOKEN: enables POST /api/v2/sideline/accounts; unset, that endpoint is a 404. */
-  operatorToken?: string | undefined;
-  /** The From address of accounts created through the operator API (default support@ the inbound domain). */
-  supportAddress?: string;
 }
-
-export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
 
 /**
  * Zendesk paths work with and without `.json`, and the reference's Show sample spells
@@ -132,12 +137,11 @@ export function normaliseUrl(url: string): string {
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const connectionLimits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const app = Fastify({
-    ...serverTimeoutOptions(connectionLimits),
-    logger: options.logger ?? false,
-    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
-    trustProxy: options.trustProxy ?? false,
+    ...serverTimeoutOptions(options.connections),
+    logger: options.logger,
+    bodyLimit: options.bodyLimitBytes,
+    trustProxy: options.trustProxy,
     rewriteUrl: (req) => normaliseUrl(req.url ?? '/'),
     requestIdHeader: 'x-request-id',
     schemaController: lazySerializers,
@@ -150,7 +154,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  capConnections(app.server, connectionLimits);
+  capConnections(app.server, options.connections);
 
   const { db } = options;
   const throttle = options.auth?.throttle ?? new LoginThrottle();
@@ -161,7 +165,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     sessions.forgetUser(accountId, userId);
   };
   // The one write path of side conversations, with each channel's hooks registered on it.
-  const commands = createSideConversationCommands({ rateLimitPer10Minutes: options.rateLimitPer10Minutes ?? 0, hooks: channelHooks() });
+  const commands = createSideConversationCommands({ rateLimitPer10Minutes: options.rateLimitPer10Minutes, hooks: channelHooks() });
   const ctx: AppContext = {
     db,
     baseUrl: (request) => baseUrl(request, options.publicUrl),
@@ -171,8 +175,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       tickets: createTicketsService({ db, onUpdated: mirrorChildTicketUpdates(commands) }),
       sideConversations: createSideConversationsService({ db, commands, reads: options.reads }),
       apiTokens: createApiTokensService({ db, onCredentialsChanged: forgetUser }),
-      attachments: createAttachmentsService({ db, blobs: options.blobs, quotaBytes: options.attachmentQuotaBytes ?? 0 }),
-      integrations: createIntegrationsService({ db, box: options.secretBox ?? null, outboundAllowPrivate: options.outboundAllowPrivate ?? false }),
+      attachments: createAttachmentsService({ db, blobs: options.blobs, quotaBytes: options.attachmentQuotaBytes }),
+      integrations: createIntegrationsService({ db, box: options.secretBox, outboundAllowPrivate: options.outboundAllowPrivate }),
       idempotency: createIdempotencyService({ db, ...(options.idempotencyWaitMs === undefined ? {} : { waitMs: options.idempotencyWaitMs }) }),
     },
   };
@@ -180,7 +184,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerValidators(app);
   registerJsonBodyParser(app);
   registerErrorHandling(app);
-  registerCors(app, options.cors ?? null);
+  registerCors(app, options.cors);
   const accountResolver = new AccountResolver(db, { publicUrl: options.publicUrl });
   registerHostCheck(app);
   registerAuth(app, accountResolver, authenticator, sessions);
@@ -206,7 +210,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
-  const attachmentMaxBytes = options.attachmentMaxBytes ?? DEFAULT_ATTACHMENT_MAX_BYTES;
+  const attachmentMaxBytes = options.attachmentMaxBytes;
   await app.register(multipart, {
     limits: { fileSize: attachmentMaxBytes, files: 10, fields: 10, parts: 20, fieldSize: 64 * 1024 },
     throwFileSizeLimit: true,
@@ -214,15 +218,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(opsRoutes, { ctx });
   await app.register(sessionRoutes, { sessions, accounts: accountResolver });
-  await app.register(consoleStaticRoutes, { dir: options.consoleDir ?? DEFAULT_CONSOLE_DIR });
+  await app.register(consoleStaticRoutes, { dir: options.consoleDir });
   await app.register(consoleRoutes, {
     ctx,
     console: createConsoleService({ db }),
     slackChannels: createSlackChannels({
       db,
-      box: options.secretBox ?? null,
-      apiUrl: options.slackApiUrl ?? 'https://slack.com/api/',
-      allowPrivate: options.outboundAllowPrivate ?? false,
+      box: options.secretBox,
+      apiUrl: options.slackApiUrl,
+      allowPrivate: options.outboundAllowPrivate,
     }),
   });
   await app.register(userAutocompleteRoutes, { ctx, service: createUserAutocompleteService({ db }) });
@@ -236,10 +240,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(integrationsRoutes, { ctx });
   await app.register(webhooksRoutes, {
     ctx,
-    webhooks: createWebhooksService({ db, secrets: new WebhookSecrets(db, options.secretBox ?? null), allowPrivate: options.webhookAllowPrivate ?? false }),
+    webhooks: createWebhooksService({ db, secrets: new WebhookSecrets(db, options.secretBox), allowPrivate: options.webhookAllowPrivate }),
   });
   const streams = new EventStreams(
-    new EventHub({ db, notifications: options.notifications ?? null, pollMs: options.stream?.pollMs ?? (options.notifications ? 5000 : 1000), onError: (error) => app.log.warn({ err: error }, 'event stream: store read failed') }),
+    new EventHub({ db, notifications: options.notifications, pollMs: options.stream?.pollMs ?? (options.notifications ? 5000 : 1000), onError: (error) => app.log.warn({ err: error }, 'event stream: store read failed') }),
     { ...DEFAULT_STREAM_LIMITS, ...options.stream },
   );
   // Open streams would hold the server open: end them before it closes (clients reconnect by cursor).
@@ -248,30 +252,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(eventStreamRoutes, { ctx, streams });
   await app.register(accountsRoutes, {
     ctx,
-    accounts: createAccountsService({ db, supportAddress: options.supportAddress ?? `support@${options.inbound?.domain ?? 'sideline.localhost'}` }),
+    accounts: createAccountsService({ db, supportAddress: options.supportAddress }),
     operatorToken: options.operatorToken,
     onCreated: () => accountResolver.invalidate(),
   });
   await app.register(slackEventsRoutes, {
-    deps: { db, box: options.secretBox ?? null, apiUrl: options.slackApiUrl ?? 'https://slack.com/api/', commands },
+    deps: { db, box: options.secretBox, apiUrl: options.slackApiUrl, commands },
   });
   await app.register(teamsMessagesRoutes, {
     db,
     commands,
-    verifier: new TeamsTokenVerifier(
-      options.teams ?? { openIdMetadataUrl: 'https://login.botframework.com/v1/.well-known/openidconfiguration', issuer: 'https://api.botframework.com' },
-    ),
+    verifier: new TeamsTokenVerifier(options.teams),
   });
   await app.register(inboundEmailRoutes, {
     deps: {
       db,
       attachments: ctx.services.attachments,
-      inboundDomain: options.inbound?.domain ?? 'sideline.localhost',
-      trustedAuthservId: options.inbound?.trustedAuthservId,
+      inboundDomain: options.inbound.domain,
+      trustedAuthservId: options.inbound.trustedAuthservId,
       commands,
     },
-    secret: options.inbound?.secret,
-    maxBytes: options.inbound?.maxBytes ?? 30 * 1024 * 1024,
+    secret: options.inbound.secret,
+    maxBytes: options.inbound.maxBytes,
   });
 
   registerDocs(app, () => app.swagger());

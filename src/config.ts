@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { parseCorsOrigins, type CorsPolicy } from './http/cors.js';
+import { packageDir } from './package-dir.js';
 
 /** Environment → typed configuration, validated once at start with messages a person can act on. */
 export interface Config {
@@ -61,6 +63,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** Bearer token of the operator API (POST /api/v2/sideline/accounts); unset: that API is off. */
   operatorToken: string | undefined;
+  /** The built agent console served at /agent/: console/dist of the package (not set by the environment). */
+  consoleDir: string;
 }
 
 export class ConfigError extends Error {}
@@ -203,5 +207,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     attachmentMaxBytes: integer(env, 'ATTACHMENT_MAX_BYTES', 25 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     attachmentQuotaBytes: integer(env, 'ATTACHMENT_QUOTA_BYTES', 10 * 1024 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     attachmentStore,
+    consoleDir: join(packageDir(), 'console', 'dist'),
   };
 }

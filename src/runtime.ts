@@ -34,7 +34,7 @@ import { WebhookSecrets } from './webhooks/secrets.js';
 /** How long after the port opens the relay and the upload sweeper start (see Runtime.listen). */
 const BACKGROUND_START_DELAY_MS = 1_000;
 
-export function blobStoreFor(config: Config, store: Store): BlobStore {
+export function blobStoreFor(config: Config, store: Pick<Store, 'db'>): BlobStore {
   return config.attachmentStore === 'database' ? new DatabaseBlobStore(store.db) : new DiskBlobStore(join(config.dataDir, 'attachments'));
 }
 
@@ -78,9 +78,9 @@ export function createRelay(config: Config, store: Store, logger: RelayLogger, o
 }
 
 /** What buildApp is given for this configuration and store (the tests' helpers start from this too). */
-export function appOptionsFor(config: Config, store: Store, metrics: Metrics | null = null): AppOptions {
+export function appOptionsFor(config: Config, store: Pick<AppOptions, 'db' | 'reads' | 'notifications'>, metrics: Metrics | null = null): AppOptions {
   return {
-    ...(metrics && config.metricsToken ? { metrics: { metrics, token: config.metricsToken } } : {}),
+    metrics: metrics && config.metricsToken ? { metrics, token: config.metricsToken } : null,
     db: store.db,
     reads: store.reads,
     notifications: store.notifications,
@@ -94,6 +94,7 @@ export function appOptionsFor(config: Config, store: Store, metrics: Metrics | n
     secretBox: SecretBox.fromEnv(config.encryptionKey),
     rateLimitPer10Minutes: config.rateLimitPer10Minutes,
     cors: config.cors,
+    consoleDir: config.consoleDir,
     operatorToken: config.operatorToken,
     supportAddress: config.supportAddress,
     slackApiUrl: config.slackApiUrl,

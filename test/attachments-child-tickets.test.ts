@@ -13,7 +13,6 @@ import { join, relative, sep } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { LightMyRequestResponse } from 'fastify';
 import { fileTypeFromBuffer } from 'file-type';
-import { DiskBlobStore } from '../src/attachments/storage.js';
 import { countRows, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
 import { eventsOf, expectStatus, multipart, pathOf, showSc } from './helpers/api.js';
 import type { ErrorBody, EventListBody, Upload, WriteBody } from './helpers/api-types.js';
@@ -597,7 +596,7 @@ describe(`attachments on disk (${STORE_KIND})`, () => {
   const h = helpers(() => t);
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sideline-blobs-'));
-    t = await startTestApp({ blobs: new DiskBlobStore(dir) });
+    t = await startTestApp({ attachmentStore: 'disk', dataDir: dir });
   });
   after(async () => {
     await t.close();

@@ -18,7 +18,7 @@ let agent: TestUser;
 let clock = Date.parse('2026-06-01T08:00:00Z');
 
 before(async () => {
-  t = await startTestApp({ trustProxy: true, sessions: { now: () => clock } });
+  t = await startTestApp({ trustProxy: true }, { sessions: { now: () => clock } });
   agent = await t.createUser('agent', 'Console Agent');
 });
 after(async () => t.close());

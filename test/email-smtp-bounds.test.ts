@@ -133,7 +133,7 @@ describe(`inbound SMTP bounds (${STORE_KIND})`, () => {
   let sentMessageId: string;
 
   before(async () => {
-    t = await startTestApp({ inbound: { domain: INBOUND_DOMAIN, secret: 'a-long-shared-secret', maxBytes: 1_000_000 } });
+    t = await startTestApp({ inboundDomain: INBOUND_DOMAIN, inboundEmailSecret: 'a-long-shared-secret', inboundMaxBytes: 1_000_000 });
     await t.db.updateTable('accounts').set({ support_address: SUPPORT_ADDRESS }).where('id', '=', t.accountId).execute();
     agent = await t.createUser('agent', 'Agent Smith');
     spoolDir = mkdtempSync(join(tmpdir(), 'sideline-spool-'));

@@ -143,7 +143,7 @@ let agent: TestUser;
 const AGENT_NAME = 'Agent Smith';
 
 before(async () => {
-  t = await startTestApp({ inbound: { domain: INBOUND_DOMAIN, secret: INBOUND_SECRET, maxBytes: 1_000_000 } });
+  t = await startTestApp({ inboundDomain: INBOUND_DOMAIN, inboundEmailSecret: INBOUND_SECRET, inboundMaxBytes: 1_000_000 });
   await t.db.updateTable('accounts').set({ support_address: SUPPORT_ADDRESS, name: 'Acme Support' }).where('id', '=', t.accountId).execute();
   agent = await t.createUser('agent', AGENT_NAME);
 });

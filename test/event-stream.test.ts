@@ -38,18 +38,17 @@ describe(`live event stream (${STORE_KIND})`, () => {
   let agent: TestUser;
   let slack: FakeSlack;
   let relay: Relay;
-  const box = new SecretBox(randomBytes(32));
+  const encryptionKey = randomBytes(32).toString('hex');
+  const box = SecretBox.fromEnv(encryptionKey)!;
   const open: SseClient[] = [];
 
   before(async () => {
     slack = await startFakeSlack();
     slack.users.set('U1', { id: 'U1', name: 'pat', real_name: 'Pat Slack', profile: { real_name: 'Pat Slack', display_name: 'pat', email: 'pat@vendor.example' } });
-    t = await startTestApp({
-      secretBox: box,
-      slackApiUrl: `${slack.url}/api/`,
-      inbound: { domain: INBOUND_DOMAIN, secret: INBOUND_SECRET, maxBytes: 1_000_000 },
-      stream: { heartbeatMs: 150, maxBufferedBytes: 256 * 1024, stallMs: 2000 },
-    });
+    t = await startTestApp(
+      { encryptionKey, slackApiUrl: `${slack.url}/api/`, inboundDomain: INBOUND_DOMAIN, inboundEmailSecret: INBOUND_SECRET, inboundMaxBytes: 1_000_000 },
+      { stream: { heartbeatMs: 150, maxBufferedBytes: 256 * 1024, stallMs: 2000 } },
+    );
     base = await t.app.listen({ port: 0, host: '127.0.0.1' });
     agent = await t.createUser('agent', 'Agent Smith');
     relay = new Relay({ db: t.db, logger: silentLogger, channels: { slack: createSlackChannel({ db: t.db, blobs: new DatabaseBlobStore(t.db), box, apiUrl: `${slack.url}/api/` }) } });

@@ -20,7 +20,7 @@ describe(`Idempotency-Key (${STORE_KIND})`, () => {
   let ticketId: number;
 
   before(async () => {
-    t = await startTestApp({ idempotencyWaitMs: 600 });
+    t = await startTestApp({}, { idempotencyWaitMs: 600 });
     agent = await t.createUser('agent', 'Agent Smith');
     other = await t.createUser('agent', 'Agent Jones');
     const res = await t.request({ method: 'POST', url: '/api/v2/tickets', payload: { ticket: { subject: 'Base', comment: { body: 'x' } } } });

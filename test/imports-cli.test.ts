@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../src/app.js';
-import { DatabaseBlobStore, DiskBlobStore } from '../src/attachments/storage.js';
+import { appOptionsFor } from '../src/runtime.js';
 import { openStore } from '../src/db/store.js';
-import { basic, countRows, createTempDatabase, startTestApp, STORE_KIND, type TestApp } from './helpers/app.js';
+import { basic, countRows, createTempDatabase, startTestApp, STORE_KIND, testConfig, type TestApp } from './helpers/app.js';
 import { assertSameAccount, seedSource, snapshot, type SeededSource } from './helpers/migration.js';
 import { runSideline } from './helpers/processes.js';
 
@@ -95,7 +95,7 @@ describe(`sideline import-from, the command (${STORE_KIND})`, () => {
     // The target, read through its own API.
     const store = await openStore(database ? { databaseUrl: database.url } : { dataDir });
     try {
-      const app = await buildApp({ db: store.db, blobs: database ? new DatabaseBlobStore(store.db) : new DiskBlobStore(join(dataDir, 'attachments')) });
+      const app = await buildApp(appOptionsFor(testConfig(database ? { attachmentStore: 'database' } : { attachmentStore: 'disk', dataDir }), store));
       await app.ready();
       const target = { request: (o: Parameters<TestApp['request']>[0]) => app.inject({ ...o, headers: { ...(o.headers ?? {}), authorization: basic(ADMIN.email, ADMIN.password) } }) };
       assertSameAccount(await snapshot(target), await snapshot(source));

@@ -57,7 +57,7 @@ describe(`forged staff replies and guessable Message-IDs (${STORE_KIND})`, () =>
   let adminName: string;
 
   before(async () => {
-    t = await startTestApp({ inbound: { domain: INBOUND_DOMAIN, secret: SECRET, maxBytes: 1_000_000, trustedAuthservId: MX } });
+    t = await startTestApp({ inboundDomain: INBOUND_DOMAIN, inboundEmailSecret: SECRET, inboundMaxBytes: 1_000_000, inboundTrustedAuthservId: MX });
     await t.db.updateTable('accounts').set({ support_address: `help@${SUPPORT_DOMAIN}` }).where('id', '=', t.accountId).execute();
     adminName = (await t.db.selectFrom('users').select('name').where('id', '=', t.admin.id).executeTakeFirstOrThrow()).name;
   });

@@ -146,7 +146,7 @@ describe('LoginThrottle', () => {
 describe(`password guessing over HTTP (${STORE_KIND})`, () => {
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({ auth: { throttle: new LoginThrottle({ perEmail: 3, perAddress: 8 }) } });
+    t = await startTestApp({}, { auth: { throttle: new LoginThrottle({ perEmail: 3, perAddress: 8 }) } });
   });
   after(async () => t.close());
 

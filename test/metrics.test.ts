@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, basic, openTestStore, startTestApp, STORE_KIND } from './helpers/app.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, basic, openTestStore, startTestApp, STORE_KIND, testConfig } from './helpers/app.js';
 import { expectStatus, UNAUTHORIZED } from './helpers/api.js';
 import type { WriteBody } from './helpers/api-types.js';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.js';
@@ -17,6 +17,8 @@ import { ensureAccountAndAdmin } from '../src/accounts/accounts.js';
 import { DatabaseBlobStore } from '../src/attachments/storage.js';
 import { createEmailChannel, smtpSink, type MailSink } from '../src/channels/email/deliver.js';
 import { Metrics } from '../src/ops/metrics.js';
+import { NO_READ_CACHE } from '../src/db/read-cache.js';
+import { appOptionsFor } from '../src/runtime.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { Relay } from '../src/outbox/relay.js';
 import type { Store } from '../src/db/store.js';
@@ -74,7 +76,7 @@ describe(`GET /metrics (${STORE_KIND})`, () => {
     ({ store, drop } = await openTestStore());
     await ensureAccountAndAdmin(store.db, { adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD });
     metrics = new Metrics({ db: store.db, poolStats: () => store.poolStats() });
-    app = await buildApp({ db: store.db, reads: store.reads, blobs: new DatabaseBlobStore(store.db), metrics: { metrics, token: TOKEN } });
+    app = await buildApp(appOptionsFor(testConfig({ metricsToken: TOKEN }), store, metrics));
     await app.ready();
     smtp = await startSmtpSink();
     sink = smtpSink(smtp.url);
@@ -232,7 +234,7 @@ describe('GET /metrics while the store is down', () => {
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const metrics = new Metrics({ db, poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) });
-    const app = await buildApp({ db, blobs: new DatabaseBlobStore(db), metrics: { metrics, token: TOKEN } });
+    const app = await buildApp(appOptionsFor(testConfig({ metricsToken: TOKEN }), { db, reads: NO_READ_CACHE, notifications: null }, metrics));
     try {
       const relay = new Relay({ db, logger: { info() {}, warn() {}, error() {} }, observer: metrics.relayObserver, pollMs: 10_000, channels: {} });
       relay.start();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
-import { DatabaseBlobStore } from '../src/attachments/storage.js';
+import { NO_READ_CACHE } from '../src/db/read-cache.js';
+import { appOptionsFor } from '../src/runtime.js';
 import { basic, startTestApp, STORE_KIND, type TestApp, type TestUser } from './helpers/app.js';
 import { assertValidation, expectStatus, FORBIDDEN, NOT_FOUND, UNAUTHORIZED } from './helpers/api.js';
 
@@ -262,7 +263,7 @@ describe(`people: update, suspend, delete, passwords (${STORE_KIND})`, () => {
     let second: FastifyInstance;
     before(async () => {
       // A second API process: its own app and credential cache over the same store.
-      second = await buildApp({ db: t.db, blobs: new DatabaseBlobStore(t.db) });
+      second = await buildApp(appOptionsFor(t.config, { db: t.db, reads: NO_READ_CACHE, notifications: null }));
       await second.ready();
     });
     after(async () => second.close());

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { startTestApp, STORE_KIND, type TestApp } from './helpers/app.js';
 import { expectStatus } from './helpers/api.js';
-import { SecretBox } from '../src/integrations/secret-box.js';
 import { nestingDepth, parseBoundedJson, JsonTooComplex } from '../src/http/bounded-json.js';
 
 const SIGNING_SECRET = `sign-${randomBytes(8).toString('hex')}`;
@@ -37,7 +36,7 @@ describe(`Slack and Teams check the raw request before parsing (${STORE_KIND})`,
   const realParse = JSON.parse;
 
   before(async () => {
-    t = await startTestApp({ secretBox: new SecretBox(randomBytes(32)) });
+    t = await startTestApp({ encryptionKey: randomBytes(32).toString('hex') });
     const res = await t.request({ method: 'POST', url: '/api/v2/sideline/integrations/slack', payload: { slack_workspace: { team_id: TEAM, bot_token: 'xoxb-bounded', signing_secret: SIGNING_SECRET } } });
     expectStatus(res, 201);
   });

@@ -156,7 +156,8 @@ function connectTeams(t: TestApp, bot: Record<string, unknown>, extra: { auth?: 
 
 describe(`integrations API (${STORE_KIND})`, () => {
   let t: TestApp;
-  const box = new SecretBox(randomBytes(32));
+  const encryptionKey = randomBytes(32).toString('hex');
+  const box = SecretBox.fromEnv(encryptionKey)!;
   const responses: Array<{ label: string; res: LightMyRequestResponse }> = [];
   const seen = (label: string, res: LightMyRequestResponse) => {
     responses.push({ label, res });
@@ -166,7 +167,7 @@ describe(`integrations API (${STORE_KIND})`, () => {
 
   let acme: { accountId: number; admin: { auth: string } };
   before(async () => {
-    t = await startTestApp({ secretBox: box });
+    t = await startTestApp({ encryptionKey });
     acme = await t.createAccount('acme');
   });
   after(async () => t.close());
@@ -358,7 +359,7 @@ describe(`integrations API (${STORE_KIND})`, () => {
 describe(`integrations without SIDELINE_ENCRYPTION_KEY (${STORE_KIND})`, () => {
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({ secretBox: null });
+    t = await startTestApp({ encryptionKey: undefined });
   });
   after(async () => t.close());
 
@@ -398,7 +399,8 @@ describe(`Slack side conversations (${STORE_KIND})`, () => {
   let slack: FakeSlack;
   let relay: Relay;
   let deliverSlack: ReturnType<typeof createSlackChannel>;
-  const box = new SecretBox(randomBytes(32));
+  const encryptionKey = randomBytes(32).toString('hex');
+  const box = SecretBox.fromEnv(encryptionKey)!;
   let ticketId: number;
   /** The round-trip conversation. */
   let scId = '';
@@ -443,7 +445,7 @@ describe(`Slack side conversations (${STORE_KIND})`, () => {
   before(async () => {
     slack = await startFakeSlack();
     slack.users.set('U1', { id: 'U1', name: 'pat', real_name: 'Pat Slack', profile: { real_name: 'Pat Slack', display_name: 'pat', email: 'pat@vendor.example' } });
-    t = await startTestApp({ secretBox: box, slackApiUrl: `${slack.url}/api/` });
+    t = await startTestApp({ encryptionKey, slackApiUrl: `${slack.url}/api/` });
     deliverSlack = createSlackChannel({ db: t.db, blobs: new DatabaseBlobStore(t.db), box, apiUrl: `${slack.url}/api/` });
     relay = new Relay({ db: t.db, logger: silentLogger, channels: { slack: deliverSlack } });
     expectStatus(await connectSlack(t, { team_id: TEAM, bot_token: BOT_TOKEN, signing_secret: SIGNING_SECRET, name: 'Vendor Co' }), 201);
@@ -782,7 +784,8 @@ describe(`Microsoft Teams side conversations (${STORE_KIND})`, () => {
   let t: TestApp;
   let teams: FakeTeams;
   let relay: Relay;
-  const box = new SecretBox(randomBytes(32));
+  const encryptionKey = randomBytes(32).toString('hex');
+  const box = SecretBox.fromEnv(encryptionKey)!;
   const KID = 'test-key-1';
   let privateKey: CryptoKey;
   let foreignKey: CryptoKey;
@@ -836,7 +839,7 @@ describe(`Microsoft Teams side conversations (${STORE_KIND})`, () => {
     foreignKey = (await generateKeyPair('RS256')).privateKey;
     const jwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: 'RS256' };
     teams = await startFakeTeams({ keys: [jwk] });
-    t = await startTestApp({ secretBox: box, outboundAllowPrivate: true, teams: { openIdMetadataUrl: teams.openIdMetadataUrl, issuer: ISSUER } });
+    t = await startTestApp({ encryptionKey, outboundAllowPrivate: true, teamsOpenIdMetadataUrl: teams.openIdMetadataUrl, teamsJwtIssuer: ISSUER });
     relay = new Relay({
       db: t.db,
       logger: silentLogger,

@@ -39,7 +39,7 @@ describe(`slow and numerous clients (${STORE_KIND})`, () => {
   let t: TestApp;
   let port: number;
   before(async () => {
-    t = await startTestApp({ connections: { requestTimeoutMs: 1_500, headersTimeoutMs: 1_000, maxPerClient: 4 } });
+    t = await startTestApp({ requestTimeoutMs: 1_500, maxConnectionsPerClient: 4 });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     port = (t.app.server.address() as AddressInfo).port;
   });

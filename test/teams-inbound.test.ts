@@ -31,7 +31,8 @@ describe(`Teams inbound: recipient mention and serviceurl claim (${STORE_KIND})`
   let ticketId = 0;
   let scId = '';
   let conversationId = '';
-  const box = new SecretBox(randomBytes(32));
+  const encryptionKey = randomBytes(32).toString('hex');
+  const box = SecretBox.fromEnv(encryptionKey)!;
 
   function sign(serviceurl: string | undefined): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
@@ -71,7 +72,7 @@ describe(`Teams inbound: recipient mention and serviceurl claim (${STORE_KIND})`
     privateKey = pair.privateKey;
     teams = await startFakeTeams({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: KID, alg: 'RS256' }] });
     // The fake connector listens on loopback, which the outbound guard refuses unless allowed.
-    t = await startTestApp({ secretBox: box, outboundAllowPrivate: true, teams: { openIdMetadataUrl: teams.openIdMetadataUrl, issuer: ISSUER } });
+    t = await startTestApp({ encryptionKey, outboundAllowPrivate: true, teamsOpenIdMetadataUrl: teams.openIdMetadataUrl, teamsJwtIssuer: ISSUER });
     const connected = await t.request({
       method: 'PUT',
       url: '/api/v2/sideline/integrations/teams',

@@ -25,7 +25,8 @@ interface ErrorBody {
 }
 
 describe(`Teams service_url is refused on private addresses (${STORE_KIND})`, () => {
-  const box = new SecretBox(randomBytes(32));
+  const encryptionKey = randomBytes(32).toString('hex');
+  const box = SecretBox.fromEnv(encryptionKey)!;
   let t: TestApp;
   let permissive: TestApp;
   let teams: FakeTeams;
@@ -33,8 +34,8 @@ describe(`Teams service_url is refused on private addresses (${STORE_KIND})`, ()
   before(async () => {
     const pair = await generateKeyPair('RS256');
     teams = await startFakeTeams({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k', alg: 'RS256' }] });
-    t = await startTestApp({ secretBox: box });
-    permissive = await startTestApp({ secretBox: box, outboundAllowPrivate: true });
+    t = await startTestApp({ encryptionKey });
+    permissive = await startTestApp({ encryptionKey, outboundAllowPrivate: true });
   });
   after(async () => {
     await t?.close();

@@ -15,7 +15,6 @@ import { readdir } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DiskBlobStore } from '../src/attachments/storage.js';
 import { basic, countRows, createTempDatabase, startTestApp, STORE_KIND, type TestApp } from './helpers/app.js';
 import { expectStatus, multipartFile } from './helpers/api.js';
 import type { Upload } from './helpers/api-types.js';
@@ -40,7 +39,7 @@ describe(`uploads stream to the disk store (${STORE_KIND})`, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sideline-upload-stream-'));
-    t = await startTestApp({ blobs: new DiskBlobStore(dir), attachmentMaxBytes: 1024 * 1024, attachmentQuotaBytes: 3 * 1024 * 1024 });
+    t = await startTestApp({ attachmentStore: 'disk', dataDir: dir, attachmentMaxBytes: 1024 * 1024, attachmentQuotaBytes: 3 * 1024 * 1024 });
   });
   after(async () => {
     await t?.close();
@@ -85,7 +84,7 @@ describe(`uploads: sniffing from the start of a stream (${STORE_KIND})`, () => {
   let dir: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sideline-upload-sniff-'));
-    t = await startTestApp({ blobs: new DiskBlobStore(dir) });
+    t = await startTestApp({ attachmentStore: 'disk', dataDir: dir });
   });
   after(async () => {
     await t?.close();

@@ -86,8 +86,9 @@ let other: { accountId: number; admin: TestUser };
 const OTHER_HOST = 'otherco.localhost';
 
 before(async () => {
-  box = new SecretBox(randomBytes(32));
-  t = await startTestApp({ secretBox: box, webhookAllowPrivate: true, inbound: { domain: INBOUND_DOMAIN, secret: INBOUND_SECRET, maxBytes: 1_000_000 } });
+  const encryptionKey = randomBytes(32).toString('hex');
+  box = SecretBox.fromEnv(encryptionKey)!;
+  t = await startTestApp({ encryptionKey, webhookAllowPrivate: true, inboundDomain: INBOUND_DOMAIN, inboundEmailSecret: INBOUND_SECRET, inboundMaxBytes: 1_000_000 });
   // Before the first request: the app caches the list of accounts briefly.
   other = await t.createAccount('otherco');
   agent = await t.createUser('agent', 'Agent Webhook');
@@ -698,7 +699,7 @@ describe(`webhook delivery (${STORE_KIND})`, () => {
 describe(`webhook endpoints and the address guard (${STORE_KIND})`, () => {
   let strict: TestApp;
   before(async () => {
-    strict = await startTestApp({ secretBox: null });
+    strict = await startTestApp({ encryptionKey: undefined });
   });
   after(async () => {
     await strict.close();

@@ -2,10 +2,6 @@ import { existsSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { packageDir } from '../package-dir.js';
-
-/** console/dist of the package. */
-export const DEFAULT_CONSOLE_DIR = join(packageDir(), 'console', 'dist');
 
 export const CONSOLE_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'";

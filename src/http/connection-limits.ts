@@ -12,27 +12,20 @@ export interface ConnectionLimits {
   requestTimeoutMs: number;
   /** The headers must arrive within this; never more than requestTimeoutMs. */
   headersTimeoutMs: number;
-  /** An idle kept-alive socket is closed after this. */
-  keepAliveTimeoutMs: number;
   /** Open connections from one client address (MAX_CONNECTIONS_PER_CLIENT); 0 = no cap. */
   maxPerClient: number;
   /** Open connections in all (MAX_CONNECTIONS); 0 = no cap. */
   maxTotal: number;
 }
 
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
-  requestTimeoutMs: 60_000,
-  headersTimeoutMs: 15_000,
-  keepAliveTimeoutMs: 5_000,
-  maxPerClient: 128,
-  maxTotal: 4_096,
-};
+/** An idle kept-alive socket is closed after this. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 /** Fastify's server options for the deadlines (Fastify sets requestTimeout and keepAliveTimeout itself). */
 export function serverTimeoutOptions(limits: ConnectionLimits): { requestTimeout: number; keepAliveTimeout: number; http: ServerOptions } {
   return {
     requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     http: {
       headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
       // Node checks both deadlines only this often (30 s by default): check every second.

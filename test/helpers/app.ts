@@ -3,11 +3,11 @@ import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { buildApp, type AppOptions } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { appOptionsFor } from '../../src/runtime.js';
 import { ensureAccountAndAdmin } from '../../src/accounts/accounts.js';
 import { hashPassword } from '../../src/auth/credentials.js';
 import { migrateToLatest, openStore, type Store } from '../../src/db/store.js';
-import { DatabaseBlobStore } from '../../src/attachments/storage.js';
-import { SecretBox } from '../../src/integrations/secret-box.js';
 import type { Database, UserRole } from '../../src/db/types.js';
 
 export const ADMIN_EMAIL = 'admin@example.com';
@@ -64,6 +64,23 @@ export async function createTempDatabase(serverUrl: string, prefix: string): Pro
   };
 }
 
+/**
+ * The configuration of a test's app: what `loadConfig` makes of an environment that sets only what
+ * every test needs (no logs, attachments in the database so nothing is written to disk, an
+ * encryption key so integrations can be connected), then the test's own overrides.
+ */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    ATTACHMENT_STORE: 'database',
+    SIDELINE_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+  });
+  return { ...config, ...overrides };
+}
+
+/** What a test may put into the app that no configuration sets: clocks, short waits, a login throttle. */
+export type TestInjections = Pick<AppOptions, 'auth' | 'idempotencyWaitMs' | 'stream' | 'sessions'>;
+
 export interface TestUser {
   id: number;
   email: string;
@@ -73,6 +90,8 @@ export interface TestUser {
 
 export interface TestApp {
   app: FastifyInstance;
+  /** The configuration the app was built from (testConfig with the test's overrides). */
+  config: Config;
   db: Kysely<Database>;
   /** The test database's URL on PostgreSQL (undefined on the embedded store). */
   databaseUrl: string | undefined;
@@ -87,18 +106,13 @@ export interface TestApp {
 
 let counter = 0;
 
-export async function startTestApp(options: Partial<AppOptions> = {}): Promise<TestApp> {
+/** The app as `sideline serve` builds it (appOptionsFor), from testConfig(overrides), on a fresh store with one account. */
+export async function startTestApp(overrides: Partial<Config> = {}, injected: TestInjections = {}): Promise<TestApp> {
   const { store, url: databaseUrl, drop } = await openTestStore();
   const { accountId } = await ensureAccountAndAdmin(store.db, { adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD });
   const adminRow = await store.db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
-  const app = await buildApp({
-    db: store.db,
-    reads: store.reads,
-    notifications: store.notifications,
-    blobs: options.blobs ?? new DatabaseBlobStore(store.db),
-    secretBox: options.secretBox === undefined ? new SecretBox(randomBytes(32)) : options.secretBox,
-    ...options,
-  });
+  const config = testConfig(overrides);
+  const app = await buildApp({ ...appOptionsFor(config, store), ...injected });
   await app.ready();
   const admin: TestUser = { id: adminRow.id, email: ADMIN_EMAIL, password: ADMIN_PASSWORD, auth: basic(ADMIN_EMAIL, ADMIN_PASSWORD) };
 
@@ -116,6 +130,7 @@ export async function startTestApp(options: Partial<AppOptions> = {}): Promise<T
 
   return {
     app,
+    config,
     db: store.db,
     databaseUrl,
     accountId,

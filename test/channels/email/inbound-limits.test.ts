@@ -37,7 +37,7 @@ describe(`inbound email meets the API's body limit (${STORE_KIND})`, () => {
   let replyTo: string;
 
   before(async () => {
-    t = await startTestApp({ inbound: { domain: INBOUND_DOMAIN, secret: SECRET, maxBytes: 1_000_000 } });
+    t = await startTestApp({ inboundDomain: INBOUND_DOMAIN, inboundEmailSecret: SECRET, inboundMaxBytes: 1_000_000 });
     listener = createSmtpListener({
       db: t.db,
       attachments: createAttachmentsService({ db: t.db, blobs: new DatabaseBlobStore(t.db) }),
