@@ -50,7 +50,7 @@ function closedBeforeBodyRead(r: Result): boolean {
 
 /**
  * The live event stream answers 200 and stays open by design (heartbeats until the client leaves),
- * which this harness's one-shot requests would count as hangs; test/event-stream.test.ts covers it.
+ * which this harness's one-shot requests would count as hangs; test/events/stream.test.ts covers it.
  */
 const LONG_LIVED = new Set(['GET /api/v2/sideline/stream']);
 
@@ -368,7 +368,7 @@ export async function badInputPart(store: StoreKind, options: { short: boolean }
     for (const r of sample.slice(0, 24)) process.stdout.write(`    ${r.status} ${r.c.endpoint} [${r.c.category}] ${clip(r.c.name, 90)}\n`);
 
     const fmt = (r: Result) => `${r.c.endpoint} [${r.c.category}] ${clip(r.c.name, 100)} → ${r.status || r.failure} ${clip(r.body, 160)}`;
-    for (const k of LONG_LIVED) log(`${label}: ${k} left out (a long-lived stream; test/event-stream.test.ts covers it)`);
+    for (const k of LONG_LIVED) log(`${label}: ${k} left out (a long-lived stream; test/events/stream.test.ts covers it)`);
     check(`${label}: every endpoint exercised (OpenAPI document + src routes)`, !!process.env['FAULTS_ENDPOINTS'] || endpoints.every((e) => exercised.has(key(e)) || LONG_LIVED.has(key(e))),
       `${exercised.size}/${endpoints.length} endpoints`, endpoints.filter((e) => !exercised.has(key(e))).map(key));
     const errors = results.filter((r) => r.outcome === 'server-error');
