@@ -6,8 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql, type Kysely } from 'kysely';
-import { openStore, type Store } from '../src/db/store.js';
-import type { Database } from '../src/db/types.js';
+import { openStore, type Store } from '../../src/db/store.js';
+import type { Database } from '../../src/db/types.js';
 
 const skip = process.env['DATABASE_URL'] ? 'the embedded store only (PostgreSQL has a pool of sessions)' : false;
 
