@@ -85,7 +85,7 @@ function classify(res: RawResponse): Outcome {
   if (res.status === 0 || (res.failure && res.failure !== 'closed')) return 'no-answer';
   // The harness runs no Slack: an endpoint that has to ask Slack says so with a 502 SlackUnavailable,
   // which is a degraded answer about a dependency, not a failure on bad input.
-  if (res.status === 502 && slackUnavailable(res.body)) return 'dependency';
+  if (res.status === 502 && slackUnavailable(res.body.toString('utf8'))) return 'dependency';
   if (res.status >= 500) return 'server-error';
   if (res.status >= 200 && res.status < 300) return 'accepted';
   if (res.status >= 400) {

@@ -1,5 +1,5 @@
 import type { OutboxChannel } from '../db/types.js';
-import type { DeliveryOutcome } from './relay.js';
+import type { DeliveryOutcome } from './delivery-outcome.js';
 
 /** What became of one outbox message's delivery attempt: handed over, stopped for good, or due again later. */
 export type DeliveryResult = 'sent' | 'failed' | 'retry';

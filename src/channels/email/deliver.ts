@@ -8,8 +8,8 @@ import type { Channel, DeliveryOutcome } from '../../outbox/relay.js';
 import { attachmentsOfEvent } from '../../attachments/repo.js';
 import { queuedRecipients } from '../../outbox/deliveries.js';
 import { findEventToDeliver } from '../../side-conversations/repo.js';
-import { findSender, messageIdKey, threadForEvent } from './repo.js';
-import { domainOf, messageIdFor, replyAddress } from './threading.js';
+import { findSender, threadForEvent } from './repo.js';
+import { outboundMessageId, replyAddress } from './threading.js';
 
 /** Where outbound mail goes: an SMTP server, or .eml files when no server is configured. */
 export interface MailSink {
@@ -117,7 +117,7 @@ export function createEmailChannel(deps: { db: Kysely<Database>; blobs: BlobStor
       if (to.length === 0) return { kind: 'delivered', recipients: [] };
 
       const { earlier, own } = await threadForEvent(db, row.account_id, sc.id, event.id);
-      const messageId = own ?? messageIdFor(await messageIdKey(db), event.id, domainOf(account.support_address));
+      const messageId = own ?? (await outboundMessageId(db, account.support_address, event.id));
       const attachments = await attachmentsOfEvent(db, row.account_id, event.id);
       const files: SendMailOptions['attachments'] = [];
       for (const a of attachments) {
