@@ -41,8 +41,10 @@ async function buildDocsApp(document: () => unknown): Promise<FastifyInstance> {
 export function registerDocs(app: FastifyInstance, document: () => unknown): void {
   let docs: Promise<FastifyInstance> | undefined;
   const forward = async (request: FastifyRequest, reply: FastifyReply) => {
-    docs ??= buildDocsApp(document);
-    docs.catch(() => (docs = undefined)); // built again on the next request
+    if (!docs) {
+      docs = buildDocsApp(document);
+      docs.catch(() => (docs = undefined)); // built again on the next request
+    }
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_HEADERS) {
       const value = request.headers[name];

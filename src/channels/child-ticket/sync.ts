@@ -4,7 +4,7 @@ import { findUser } from '../../users/repo.js';
 import type { SideConversationCommands } from '../../side-conversations/commands.js';
 import type { ChannelHooks } from '../../side-conversations/hooks.js';
 import { findSideConversationByIdForUpdate } from '../../side-conversations/repo.js';
-import { findTicketForUpdate, insertComment } from '../../tickets/repo.js';
+import { findTicketForUpdate, insertComment, updateTicket } from '../../tickets/repo.js';
 import { createTicketIn, type TicketUpdatedHook } from '../../tickets/service.js';
 
 const DONE: ReadonlySet<TicketStatus> = new Set(['solved', 'closed']);
@@ -52,7 +52,7 @@ export const childTicketHooks: ChannelHooks = {
       public: true,
       via_channel: 'side_conversation',
     });
-    await trx.updateTable('tickets').set({ updated_at: new Date() }).where('account_id', '=', accountId).where('id', '=', childId).execute();
+    await updateTicket(trx, accountId, childId, { updated_at: new Date() });
   },
 };
 
