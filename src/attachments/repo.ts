@@ -52,11 +52,6 @@ export async function attachmentsOfEvents(db: Executor, accountId: number, event
   return groupBy(rows, (row) => row.event_id!);
 }
 
-/** The files of one event, in upload order (what an email carries). */
-export function attachmentsOfEvent(db: Executor, accountId: number, eventId: string): Promise<Attachment[]> {
-  return db.selectFrom('attachments').selectAll().where('account_id', '=', accountId).where('event_id', '=', eventId).orderBy('created_at').execute();
-}
-
 /** The files of one event not yet shared in its chat thread (a retried post skips those an earlier attempt shared). */
 export function unrelayedAttachmentsOfEvent(db: Executor, accountId: number, eventId: string): Promise<Attachment[]> {
   return db

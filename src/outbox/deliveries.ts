@@ -9,14 +9,17 @@ export async function deliveriesOfEvents(db: Executor, accountId: number, eventI
   return groupBy(rows, (row) => row.event_id);
 }
 
-/** The recipients of an outbox row still waiting for their message (a retry sends to these only). */
-export async function queuedRecipients(db: Executor, accountId: number, outboxId: number): Promise<Set<string>> {
+/** The recipients of each outbox row still waiting for their message (a retry sends to these only). */
+export async function queuedRecipientsOf(db: Executor, accountId: number, outboxIds: number[]): Promise<Map<number, Set<string>>> {
+  const queued = new Map<number, Set<string>>(outboxIds.map((id) => [id, new Set()]));
+  if (outboxIds.length === 0) return queued;
   const rows = await db
     .selectFrom('deliveries')
-    .select('recipient')
+    .select(['outbox_id', 'recipient'])
     .where('account_id', '=', accountId)
-    .where('outbox_id', '=', outboxId)
+    .where('outbox_id', 'in', outboxIds)
     .where('status', '=', 'queued')
     .execute();
-  return new Set(rows.map((row) => row.recipient));
+  for (const row of rows) queued.get(Number(row.outbox_id))?.add(row.recipient);
+  return queued;
 }

@@ -6,6 +6,7 @@ import {
   claimDue,
   lockClaimedRow,
   markDelivered,
+  markDeliveredIfHeld,
   markFailed,
   recordRecipient,
   releaseAllClaims,
@@ -22,6 +23,20 @@ export type { DeliveryOutcome } from './delivery-outcome.js';
 
 export interface Channel {
   deliver(row: OutboxRow): Promise<DeliveryOutcome>;
+  /**
+   * Optional: reads what a batch of this channel's rows needs in a few queries, once per pass, and
+   * returns the deliverer for those rows (a backlog then costs a handful of reads per batch, not
+   * several per message). What it read may be a pass old when a row is sent: only what a row's
+   * delivery does not change may be read this way.
+   */
+  forBatch?(rows: OutboxRow[]): Promise<Pick<Channel, 'deliver'>>;
+}
+
+/** An outcome waiting for the next group of recordings (see Relay#recordGrouped). */
+interface QueuedRecord {
+  row: OutboxRow;
+  outcome: DeliveryOutcome;
+  settle(error?: unknown): void;
 }
 
 export interface RelayLogger {
@@ -84,6 +99,9 @@ export class Relay {
   #pass: Promise<void> = Promise.resolve();
   /** Outcomes of deliveries made whose recording failed, by outbox id (see #recordOrKeep). */
   readonly #unrecorded = new Map<number, { row: OutboxRow; outcome: DeliveryOutcome }>();
+  /** Outcomes waiting while a group is being recorded; the next group takes them all. */
+  #recordQueue: QueuedRecord[] = [];
+  #recording = false;
 
   constructor(options: RelayOptions) {
     this.#db = options.db;
@@ -129,14 +147,17 @@ export class Relay {
   }
 
   /**
-   * Each row's lease is renewed, with those of the rows still waiting in the batch, just before
-   * its delivery (a slow batch must not let another relay take rows still waiting here). Every
-   * claimed row ends the pass delivered, recorded for a retry, or given back: when the pass fails
-   * (the database went away) or is stopped, the rows not yet handled are released; if even that
-   * fails, the next pass of this relay claims them again at once.
+   * The leases of the rows in hand (waiting in the batch, or being delivered) are renewed together
+   * before a delivery once a quarter of the lease has gone by since the claim or the last renewal
+   * (a slow batch must not let another relay take rows still waiting here; renewing before every
+   * delivery cost a round trip per message). Every claimed row ends the pass delivered, recorded
+   * for a retry, or given back: when the pass fails (the database went away) or is stopped, the
+   * rows not yet handled are released; if even that fails, the next pass of this relay claims
+   * them again at once.
    */
   async #runPass(): Promise<number> {
     await this.#recordKept();
+    let leasedAt = performance.now();
     const rows = await this.claim();
     const waiting = new Set(rows.map((row) => row.id));
     /** Rows being delivered now: their leases are renewed with the waiting ones, so a slow delivery keeps its row. */
@@ -146,17 +167,42 @@ export class Relay {
     const byConversation = [...groupBy(rows, (row) => row.side_conversation_id).values()];
     let handled = 0;
     let failure: unknown = null;
+    let renewal: Promise<Set<number>> | null = null;
+    const lost = new Set<number>();
+    const renewIfDue = async () => {
+      if (renewal === null && performance.now() - leasedAt < this.#leaseMs / 4) return;
+      if (renewal === null) {
+        const startedAt = performance.now();
+        renewal = renewLeases(this.#db, this.id, [...waiting, ...inFlight], this.#leaseMs).then(
+          (renewed) => {
+            leasedAt = startedAt;
+            for (const id of waiting) if (!renewed.has(id)) lost.add(id);
+            return renewed;
+          },
+        ).finally(() => {
+          renewal = null;
+        });
+      }
+      await renewal;
+    };
+    let deliverers: Map<OutboxChannel, Pick<Channel, 'deliver'>>;
+    try {
+      deliverers = await this.#deliverersFor(rows);
+    } catch (error) {
+      failure = error;
+      deliverers = new Map();
+    }
     const worker = async () => {
       for (let group = byConversation.shift(); group; group = byConversation.shift()) {
         for (const row of group) {
           if (this.#stopping || failure !== null) return;
           try {
-            const renewed = await renewLeases(this.#db, this.id, [...waiting, ...inFlight], this.#leaseMs);
+            await renewIfDue();
             waiting.delete(row.id);
-            if (!renewed.has(row.id)) continue;
+            if (lost.has(row.id)) continue;
             inFlight.add(row.id);
             try {
-              await this.#deliver(row);
+              await this.#deliver(row, deliverers.get(row.channel));
             } finally {
               inFlight.delete(row.id);
             }
@@ -168,7 +214,7 @@ export class Relay {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.#concurrency, byConversation.length) }, worker));
+    if (failure === null) await Promise.all(Array.from({ length: Math.min(this.#concurrency, byConversation.length) }, worker));
     if (waiting.size > 0) {
       try {
         await releaseClaims(this.#db, this.id, [...waiting]);
@@ -180,13 +226,24 @@ export class Relay {
     return handled;
   }
 
+  /** Each channel's deliverer for its rows of this batch: its forBatch reads, or the channel itself. */
+  async #deliverersFor(rows: OutboxRow[]): Promise<Map<OutboxChannel, Pick<Channel, 'deliver'>>> {
+    const deliverers = new Map<OutboxChannel, Pick<Channel, 'deliver'>>();
+    await Promise.all(
+      [...groupBy(rows, (row) => row.channel)].map(async ([name, ofChannel]) => {
+        const channel = this.#channels[name];
+        if (channel) deliverers.set(name, channel.forBatch ? await channel.forBatch(ofChannel) : channel);
+      }),
+    );
+    return deliverers;
+  }
+
   /** Gives back the rows this relay claimed and has not delivered (on stop). */
   async releaseMyClaims(): Promise<void> {
     await releaseClaims(this.#db, this.id);
   }
 
-  async #deliver(row: OutboxRow): Promise<void> {
-    const channel = this.#channels[row.channel];
+  async #deliver(row: OutboxRow, channel: Pick<Channel, 'deliver'> | undefined): Promise<void> {
     let outcome: DeliveryOutcome;
     try {
       outcome = channel ? await channel.deliver(row) : { kind: 'retry', reason: `no ${row.channel} channel is configured on this relay` };
@@ -205,10 +262,59 @@ export class Relay {
    */
   async #recordOrKeep(row: OutboxRow, outcome: DeliveryOutcome): Promise<void> {
     try {
-      await this.#record(row, outcome);
+      await this.#recordGrouped(row, outcome);
     } catch (error) {
       this.#unrecorded.set(row.id, { row, outcome });
       throw error;
+    }
+  }
+
+  /**
+   * Group commit: an outcome is recorded with the others that arrived while the group before it
+   * was being recorded (the first goes at once, alone). The rows handed over to every recipient,
+   * nearly all of them, are recorded in one statement; the rest one by one (#record). Each
+   * outcome's own error is its caller's alone.
+   */
+  #recordGrouped(row: OutboxRow, outcome: DeliveryOutcome): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#recordQueue.push({ row, outcome, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+      if (!this.#recording) void this.#recordQueued();
+    });
+  }
+
+  async #recordQueued(): Promise<void> {
+    this.#recording = true;
+    try {
+      while (this.#recordQueue.length > 0) {
+        const group = this.#recordQueue;
+        this.#recordQueue = [];
+        const allSent = group.filter(({ outcome }) => outcome.kind === 'delivered' && outcome.recipients.every((r) => r.status === 'sent'));
+        const others = group.filter((item) => !allSent.includes(item));
+        const recordOne = (item: QueuedRecord) =>
+          this.#record(item.row, item.outcome).then(
+            () => item.settle(),
+            (error: unknown) => item.settle(error ?? new Error('recording the outcome failed')),
+          );
+        await Promise.all([this.#recordAllSent(allSent), ...others.map(recordOne)]);
+      }
+    } finally {
+      this.#recording = false;
+    }
+  }
+
+  async #recordAllSent(items: QueuedRecord[]): Promise<void> {
+    if (items.length === 0) return;
+    let recorded: Set<number>;
+    try {
+      recorded = await markDeliveredIfHeld(this.#db, this.id, items.map((item) => item.row.id));
+    } catch (error) {
+      for (const item of items) item.settle(error ?? new Error('recording the outcomes failed'));
+      return;
+    }
+    for (const { row, settle } of items) {
+      if (recorded.has(row.id)) this.#log.info({ outbox_id: row.id, channel: row.channel, attempts: row.attempts }, 'delivered');
+      else this.#log.warn({ outbox_id: row.id, relay: this.id }, 'lease lost before the outcome was recorded');
+      settle();
     }
   }
 

@@ -118,6 +118,33 @@ export async function markDelivered(trx: Executor, id: number): Promise<void> {
   await trx.updateTable('deliveries').set({ status: 'sent', updated_at: sql`now()` }).where('outbox_id', '=', id).where('status', '=', 'queued').execute();
 }
 
+/**
+ * Marks delivered, in one statement, those of `ids` that `relayId` still holds, with their
+ * recipients still queued as sent (rows handed over to every recipient); returns the ids recorded.
+ * Locks the outbox rows in id order, then their deliveries, like every other recorder.
+ */
+export async function markDeliveredIfHeld(db: Executor, relayId: string, ids: readonly number[]): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
+  const result = await sql<{ id: number }>`
+    with mine as (
+      select id from outbox
+      where id = any(${[...ids]}::bigint[]) and claimed_by = ${relayId} and status = 'pending'
+      order by id
+      for update
+    ),
+    done as (
+      update outbox set status = 'delivered', delivered_at = now(), claimed_until = null, last_error = null
+      from mine where outbox.id = mine.id
+      returning outbox.id
+    ),
+    sent as (
+      update deliveries set status = 'sent', updated_at = now()
+      from done where deliveries.outbox_id = done.id and deliveries.status = 'queued'
+    )
+    select id from done`.execute(db);
+  return new Set(result.rows.map((r) => Number(r.id)));
+}
+
 /** Marks the row and its recipients still queued failed for good, with the reason. */
 export async function markFailed(trx: Executor, id: number, reason: string): Promise<void> {
   await trx.updateTable('outbox').set({ status: 'failed', claimed_until: null, last_error: reason }).where('id', '=', id).execute();

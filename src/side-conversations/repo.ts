@@ -255,12 +255,33 @@ export async function findEventToDeliver(
   accountId: number,
   eventId: string,
   sideConversationId: string,
-): Promise<{ event: SideConversationEvent; sideConversation: SideConversation } | undefined> {
-  const [event, sideConversation] = await Promise.all([
-    db.selectFrom('side_conversation_events').selectAll().where('account_id', '=', accountId).where('id', '=', eventId).executeTakeFirst(),
-    db.selectFrom('side_conversations').selectAll().where('account_id', '=', accountId).where('id', '=', sideConversationId).executeTakeFirst(),
+): Promise<EventToDeliver | undefined> {
+  return (await findEventsToDeliver(db, accountId, [{ event_id: eventId, side_conversation_id: sideConversationId }])).get(eventId);
+}
+
+export interface EventToDeliver {
+  event: SideConversationEvent;
+  sideConversation: SideConversation;
+}
+
+/** The events of several outbox rows with their conversations, by event id (a row whose event or conversation is gone has none). */
+export async function findEventsToDeliver(
+  db: Executor,
+  accountId: number,
+  rows: ReadonlyArray<{ event_id: string; side_conversation_id: string }>,
+): Promise<Map<string, EventToDeliver>> {
+  if (rows.length === 0) return new Map();
+  const [events, sideConversations] = await Promise.all([
+    db.selectFrom('side_conversation_events').selectAll().where('account_id', '=', accountId).where('id', 'in', [...new Set(rows.map((r) => r.event_id))]).execute(),
+    db.selectFrom('side_conversations').selectAll().where('account_id', '=', accountId).where('id', 'in', [...new Set(rows.map((r) => r.side_conversation_id))]).execute(),
   ]);
-  return event && sideConversation ? { event, sideConversation } : undefined;
+  const conversationsById = new Map(sideConversations.map((sc) => [sc.id, sc]));
+  const found = new Map<string, EventToDeliver>();
+  for (const event of events) {
+    const sideConversation = conversationsById.get(event.side_conversation_id);
+    if (sideConversation) found.set(event.id, { event, sideConversation });
+  }
+  return found;
 }
 
 /** The conversation's first participant in a Slack or Teams channel (where a chat conversation is posted). */

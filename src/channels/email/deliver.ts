@@ -5,11 +5,13 @@ import type { SendMailOptions, Transporter, TransportOptions } from 'nodemailer'
 import type { BlobStore } from '../../attachments/storage.js';
 import type { Database, OutboxRow } from '../../db/types.js';
 import type { Channel, DeliveryOutcome } from '../../outbox/relay.js';
-import { attachmentsOfEvent } from '../../attachments/repo.js';
-import { queuedRecipients } from '../../outbox/deliveries.js';
-import { findEventToDeliver } from '../../side-conversations/repo.js';
-import { findSender, threadForEvent } from './repo.js';
-import { outboundMessageId, replyAddress } from './threading.js';
+import type { Attachment } from '../../db/types.js';
+import { attachmentsOfEvents } from '../../attachments/repo.js';
+import { groupBy } from '../../db/paging.js';
+import { queuedRecipientsOf } from '../../outbox/deliveries.js';
+import { findEventsToDeliver, type EventToDeliver } from '../../side-conversations/repo.js';
+import { findSender, threadAt, threadsOf, type ThreadMessage } from './repo.js';
+import { cachedMessageIdKey, outboundMessageId, replyAddress } from './threading.js';
 
 /** Where outbound mail goes: an SMTP server, or .eml files when no server is configured. */
 export interface MailSink {
@@ -102,53 +104,88 @@ function encodeHeaderSafe(value: string): string {
   return value.replace(/[\r\n]+/g, ' ');
 }
 
+/** What the messages of one account's rows in a batch are made of, read in one go. */
+interface AccountBatch {
+  sender: { name: string; support_address: string } | undefined;
+  events: Map<string, EventToDeliver>;
+  queued: Map<number, Set<string>>;
+  threads: Map<string, ThreadMessage[]>;
+  attachments: Map<string, Attachment[]>;
+}
+
+async function readAccountBatch(db: Kysely<Database>, accountId: number, rows: OutboxRow[]): Promise<AccountBatch> {
+  const eventIds = [...new Set(rows.map((row) => row.event_id))];
+  const [sender, events, queued, threads, attachments] = await Promise.all([
+    findSender(db, accountId),
+    findEventsToDeliver(db, accountId, rows),
+    queuedRecipientsOf(db, accountId, rows.map((row) => row.id)),
+    threadsOf(db, accountId, [...new Set(rows.map((row) => row.side_conversation_id))]),
+    attachmentsOfEvents(db, accountId, eventIds),
+  ]);
+  return { sender, events, queued, threads, attachments };
+}
+
 export function createEmailChannel(deps: { db: Kysely<Database>; blobs: BlobStore; sink: MailSink; inboundDomain: string }): Channel {
   const { db, blobs, sink, inboundDomain } = deps;
-  return {
-    async deliver(row: OutboxRow): Promise<DeliveryOutcome> {
-      const [found, account] = await Promise.all([findEventToDeliver(db, row.account_id, row.event_id, row.side_conversation_id), findSender(db, row.account_id)]);
-      if (!found || !account || !found.event.message) return { kind: 'failed', reason: 'the message no longer exists' };
-      const { event, sideConversation: sc } = found;
-      const eventMessage = found.event.message;
-      const wanted = await queuedRecipients(db, row.account_id, row.id);
-      const to = eventMessage.to
-        .filter((p) => p.email && wanted.has(p.email.toLowerCase()))
-        .map((p) => (p.name ? { name: encodeHeaderSafe(p.name), address: p.email! } : p.email!));
-      if (to.length === 0) return { kind: 'delivered', recipients: [] };
+  const readKey = cachedMessageIdKey();
 
-      const { earlier, own } = await threadForEvent(db, row.account_id, sc.id, event.id);
-      const messageId = own ?? (await outboundMessageId(db, account.support_address, event.id));
-      const attachments = await attachmentsOfEvent(db, row.account_id, event.id);
-      const files: SendMailOptions['attachments'] = [];
-      for (const a of attachments) {
-        const bytes = await blobs.get(a.storage_key);
-        if (bytes) files.push({ filename: a.file_name, content: bytes, contentType: a.content_type });
-      }
-      const message: SendMailOptions = {
-        messageId,
-        from: { name: encodeHeaderSafe(event.actor_name ?? account.name), address: account.support_address },
-        to,
-        replyTo: sc.reply_token ? replyAddress(sc.reply_token, inboundDomain) : account.support_address,
-        subject: encodeHeaderSafe(event.type === 'create' ? sc.subject : `Re: ${sc.subject}`),
-        text: eventMessage.body,
-        html: eventMessage.html_body,
-        attachments: files,
-        date: event.created_at,
-        headers: { 'X-Sideline-Side-Conversation': sc.id, 'Auto-Submitted': 'no' },
-        ...(earlier.length ? { inReplyTo: earlier[earlier.length - 1], references: earlier.slice(-20) } : {}),
+  async function deliverFrom(batch: AccountBatch | undefined, row: OutboxRow): Promise<DeliveryOutcome> {
+    const found = batch?.events.get(row.event_id);
+    const account = batch?.sender;
+    if (!batch || !found || !account || !found.event.message) return { kind: 'failed', reason: 'the message no longer exists' };
+    const { event, sideConversation: sc } = found;
+    const eventMessage = found.event.message;
+    const wanted = batch.queued.get(row.id) ?? new Set<string>();
+    const to = eventMessage.to
+      .filter((p) => p.email && wanted.has(p.email.toLowerCase()))
+      .map((p) => (p.name ? { name: encodeHeaderSafe(p.name), address: p.email! } : p.email!));
+    if (to.length === 0) return { kind: 'delivered', recipients: [] };
+
+    const { earlier, own } = threadAt(batch.threads.get(sc.id) ?? [], event.id);
+    const messageId = own ?? (await outboundMessageId(db, account.support_address, event.id, readKey));
+    const files: SendMailOptions['attachments'] = [];
+    for (const a of batch.attachments.get(event.id) ?? []) {
+      const bytes = await blobs.get(a.storage_key);
+      if (bytes) files.push({ filename: a.file_name, content: bytes, contentType: a.content_type });
+    }
+    const message: SendMailOptions = {
+      messageId,
+      from: { name: encodeHeaderSafe(event.actor_name ?? account.name), address: account.support_address },
+      to,
+      replyTo: sc.reply_token ? replyAddress(sc.reply_token, inboundDomain) : account.support_address,
+      subject: encodeHeaderSafe(event.type === 'create' ? sc.subject : `Re: ${sc.subject}`),
+      text: eventMessage.body,
+      html: eventMessage.html_body,
+      attachments: files,
+      date: event.created_at,
+      headers: { 'X-Sideline-Side-Conversation': sc.id, 'Auto-Submitted': 'no' },
+      ...(earlier.length ? { inReplyTo: earlier[earlier.length - 1], references: earlier.slice(-20) } : {}),
+    };
+    try {
+      const result = await sink.send(message);
+      return {
+        kind: 'delivered',
+        recipients: [
+          ...result.accepted.map((recipient) => ({ recipient, status: 'sent' as const })),
+          ...result.rejected.map((r) => ({ recipient: r.recipient, status: r.temporary ? ('deferred' as const) : ('failed' as const), reason: r.reason })),
+        ],
       };
-      try {
-        const result = await sink.send(message);
-        return {
-          kind: 'delivered',
-          recipients: [
-            ...result.accepted.map((recipient) => ({ recipient, status: 'sent' as const })),
-            ...result.rejected.map((r) => ({ recipient: r.recipient, status: r.temporary ? ('deferred' as const) : ('failed' as const), reason: r.reason })),
-          ],
-        };
-      } catch (error) {
-        return classifySmtpError(error);
-      }
-    },
-  };
+    } catch (error) {
+      return classifySmtpError(error);
+    }
+  }
+
+  // A batch's rows need nothing their own delivery changes: the queued recipients of a row are
+  // changed only by recording that row's outcome, after its delivery.
+  async function forBatch(rows: OutboxRow[]): Promise<Pick<Channel, 'deliver'>> {
+    const batches = new Map<number, AccountBatch>();
+    await Promise.all(
+      [...groupBy(rows, (row) => row.account_id)].map(async ([accountId, ofAccount]) => {
+        batches.set(accountId, await readAccountBatch(db, accountId, ofAccount));
+      }),
+    );
+    return { deliver: (row) => deliverFrom(batches.get(row.account_id), row) };
+  }
+
+  return { forBatch, deliver: async (row) => (await forBatch([row])).deliver(row) };
 }

@@ -19,23 +19,38 @@ export async function insertOutboundMessageId(db: Executor, accountId: number, s
     .execute();
 }
 
+/** A recorded Message-ID of a conversation's email thread. */
+export interface ThreadMessage {
+  message_id: string;
+  event_id: string | null;
+  direction: 'inbound' | 'outbound';
+}
+
+/** The recorded Message-IDs of each of several conversations' threads, oldest first. */
+export async function threadsOf(db: Executor, accountId: number, sideConversationIds: string[]): Promise<Map<string, ThreadMessage[]>> {
+  const threads = new Map<string, ThreadMessage[]>(sideConversationIds.map((id) => [id, []]));
+  if (sideConversationIds.length === 0) return threads;
+  const rows = await db
+    .selectFrom('email_messages')
+    .select(['side_conversation_id', 'message_id', 'event_id', 'direction'])
+    .where('account_id', '=', accountId)
+    .where('side_conversation_id', 'in', sideConversationIds)
+    .orderBy('id')
+    .execute();
+  for (const { side_conversation_id, ...message } of rows) threads.get(side_conversation_id)?.push(message as ThreadMessage);
+  return threads;
+}
+
 /**
  * The thread as one outbound message sees it: the Message-IDs recorded before its event, oldest
  * first (for In-Reply-To and References), and the one recorded for the event itself (what it is
- * sent as, so ids recorded under an earlier formula keep threading), in one query.
+ * sent as, so ids recorded under an earlier formula keep threading).
  */
-export async function threadForEvent(db: Executor, accountId: number, sideConversationId: string, eventId: string): Promise<{ earlier: string[]; own: string | null }> {
-  const rows = await db
-    .selectFrom('email_messages')
-    .select(['message_id', 'event_id', 'direction'])
-    .where('account_id', '=', accountId)
-    .where('side_conversation_id', '=', sideConversationId)
-    .orderBy('id')
-    .execute();
+export function threadAt(thread: readonly ThreadMessage[], eventId: string): { earlier: string[]; own: string | null } {
   const earlier: string[] = [];
-  for (const row of rows) {
-    if (row.event_id === eventId) return { earlier, own: row.direction === 'outbound' ? row.message_id : null };
-    earlier.push(row.message_id);
+  for (const message of thread) {
+    if (message.event_id === eventId) return { earlier, own: message.direction === 'outbound' ? message.message_id : null };
+    earlier.push(message.message_id);
   }
   return { earlier, own: null };
 }
