@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseCorsOrigins, type CorsPolicy } from './http/cors.js';
+import { DEFAULT_RELAY_CONCURRENCY } from './outbox/defaults.js';
 import { packageDir } from './package-dir.js';
 
 /** Environment → typed configuration, validated once at start with messages a person can act on. */
@@ -188,7 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     relayInServe: relay === 'on',
     relayPollMs: integer(env, 'RELAY_POLL_MS', 1000, 10, 600_000),
     relayLeaseMs: integer(env, 'RELAY_LEASE_MS', 300_000, 1_000, 24 * 3600_000),
-    relayConcurrency: integer(env, 'RELAY_CONCURRENCY', 4, 1, 64),
+    relayConcurrency: integer(env, 'RELAY_CONCURRENCY', DEFAULT_RELAY_CONCURRENCY, 1, 64),
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: optional(env, 'HOST') ?? '127.0.0.1',
     dataDir: optional(env, 'DATA_DIR') ?? './data',

@@ -17,6 +17,7 @@ import {
 } from './repo.js';
 
 import type { DeliveryOutcome } from './delivery-outcome.js';
+import { DEFAULT_RELAY_BATCH, DEFAULT_RELAY_CONCURRENCY } from './defaults.js';
 import { deliveryResult, type RelayObserver } from './relay-observer.js';
 
 export type { DeliveryOutcome } from './delivery-outcome.js';
@@ -107,14 +108,14 @@ export class Relay {
     this.#db = options.db;
     this.#channels = options.channels;
     this.#log = options.logger;
-    this.#batchSize = options.batchSize ?? 20;
+    this.#batchSize = options.batchSize ?? DEFAULT_RELAY_BATCH;
     this.#leaseMs = options.leaseMs ?? 5 * 60_000;
     this.#pollMs = options.pollMs ?? 1_000;
     this.#maxAttempts = options.maxAttempts ?? 12;
     this.#baseBackoffMs = options.baseBackoffMs ?? 5_000;
     this.#maxBackoffMs = options.maxBackoffMs ?? 60 * 60_000;
     this.#random = options.random ?? Math.random;
-    this.#concurrency = Math.max(1, options.concurrency ?? 4);
+    this.#concurrency = Math.max(1, options.concurrency ?? DEFAULT_RELAY_CONCURRENCY);
     this.#observer = options.observer;
     this.id = options.relayId ?? `relay-${process.pid}-${randomBytes(3).toString('hex')}`;
   }

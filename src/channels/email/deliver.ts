@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import type { SendMailOptions, Transporter, TransportOptions } from 'nodemailer';
+import type { Transporter, TransportOptions } from 'nodemailer';
 import type { BlobStore } from '../../attachments/storage.js';
 import type { Database, OutboxRow } from '../../db/types.js';
 import type { Channel, DeliveryOutcome } from '../../outbox/relay.js';
@@ -11,18 +11,27 @@ import { groupBy } from '../../db/paging.js';
 import { queuedRecipientsOf } from '../../outbox/deliveries.js';
 import { findEventsToDeliver, type EventToDeliver } from '../../side-conversations/repo.js';
 import { findSender, threadAt, threadsOf, type ThreadMessage } from './repo.js';
+import { composeMail, type OutboundMail } from './mime.js';
 import { cachedMessageIdKey, outboundMessageId, replyAddress } from './threading.js';
+
+/** A message as it goes out: composed (composeMail), with its envelope and its Message-ID. */
+export interface OutgoingMail {
+  messageId: string;
+  envelope: { from: string; to: string[] };
+  raw: Buffer;
+}
 
 /** Where outbound mail goes: an SMTP server, or .eml files when no server is configured. */
 export interface MailSink {
   /** `temporary`: the server refused the recipient with a 4xx, so it is tried again later. */
-  send(message: SendMailOptions): Promise<{ accepted: string[]; rejected: Array<{ recipient: string; reason: string; temporary: boolean }> }>;
+  send(message: OutgoingMail): Promise<{ accepted: string[]; rejected: Array<{ recipient: string; reason: string; temporary: boolean }> }>;
   close(): void;
 }
 
 /**
- * A nodemailer transport made on first use: nodemailer (with its MIME and charset tables) is a
- * quarter of the server's code, loaded only once mail is sent, not before the port opens.
+ * A nodemailer transport made on first use: nodemailer is a quarter of the server's code, loaded
+ * only once mail is sent, not before the port opens. It carries the message as composed
+ * (composeMail: nodemailer's own MIME building cost half the relay's time per message).
  */
 function lazyTransport(options: () => TransportOptions): { get(): Promise<Transporter>; close(): void } {
   let made: Promise<Transporter> | undefined;
@@ -40,20 +49,26 @@ function lazyTransport(options: () => TransportOptions): { get(): Promise<Transp
   };
 }
 
+/**
+ * SMTP connections one relay keeps open at most: enough for its deliveries in flight to rarely
+ * wait for one (DEFAULT_RELAY_CONCURRENCY), few enough for a provider's per-client limit.
+ */
+const SMTP_CONNECTIONS = 16;
+
 export function smtpSink(smtpUrl: string): MailSink {
   // The URL goes inside the options object: given as a string, nodemailer would take the second
   // argument as message defaults and open a new connection for every message.
   const transport = lazyTransport(() => ({
     url: smtpUrl,
     pool: true,
-    maxConnections: 4,
+    maxConnections: SMTP_CONNECTIONS,
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
     socketTimeout: 60_000,
   }) as TransportOptions);
   return {
-    async send(message) {
-      const info = (await (await transport.get()).sendMail(message)) as {
+    async send({ envelope, raw }) {
+      const info = (await (await transport.get()).sendMail({ envelope, raw })) as {
         accepted?: Array<string | { address: string }>;
         rejected?: Array<string | { address: string }>;
         rejectedErrors?: Array<{ recipient?: string; response?: string; responseCode?: number; message: string }>;
@@ -73,21 +88,22 @@ export function smtpSink(smtpUrl: string): MailSink {
   };
 }
 
-/** Without SMTP_URL: each message is an .eml file named by its event, so a retry rewrites the same file. */
+/**
+ * Without SMTP_URL: each message is an .eml file named by its Message-ID (fixed by its event), so
+ * a retry rewrites the same file. Lines end in LF, as files on this system do (grep and a shell
+ * read them as text; the README's walk-through does).
+ */
 export function fileSink(directory: string): MailSink {
-  const transport = lazyTransport(() => ({ streamTransport: true, buffer: true, newline: 'unix' }) as TransportOptions);
   return {
-    async send(message) {
-      const info = (await (await transport.get()).sendMail(message)) as { message: Buffer };
+    async send({ messageId, envelope, raw }) {
       await mkdir(directory, { recursive: true });
-      const name = String(message.messageId ?? 'message').replace(/[^A-Za-z0-9.@-]/g, '');
+      const name = messageId.replace(/[^A-Za-z0-9.@-]/g, '') || 'message';
       const path = join(directory, `${name}.eml`);
-      await writeFile(`${path}.tmp`, info.message, { mode: 0o600 });
+      await writeFile(`${path}.tmp`, Buffer.from(raw.toString('latin1').replaceAll('\r\n', '\n'), 'latin1'), { mode: 0o600 });
       await rename(`${path}.tmp`, path);
-      const all = [message.to].flat().filter(Boolean) as Array<string | { address: string }>;
-      return { accepted: all.map((a) => (typeof a === 'string' ? a : a.address).toLowerCase()), rejected: [] };
+      return { accepted: envelope.to.map((address) => address.toLowerCase()), rejected: [] };
     },
-    close: () => transport.close(),
+    close: () => undefined,
   };
 }
 
@@ -97,11 +113,6 @@ export function classifySmtpError(error: unknown): DeliveryOutcome {
   const reason = e.response ?? e.message ?? String(error);
   if (typeof e.responseCode === 'number' && e.responseCode >= 500) return { kind: 'failed', reason };
   return { kind: 'retry', reason: e.code ? `${e.code}: ${reason}` : reason };
-}
-
-function encodeHeaderSafe(value: string): string {
-  // Subjects and names were refused at the API with line breaks; this is a second fence.
-  return value.replace(/[\r\n]+/g, ' ');
 }
 
 /** What the messages of one account's rows in a batch are made of, read in one go. */
@@ -138,31 +149,38 @@ export function createEmailChannel(deps: { db: Kysely<Database>; blobs: BlobStor
     const wanted = batch.queued.get(row.id) ?? new Set<string>();
     const to = eventMessage.to
       .filter((p) => p.email && wanted.has(p.email.toLowerCase()))
-      .map((p) => (p.name ? { name: encodeHeaderSafe(p.name), address: p.email! } : p.email!));
+      .map((p) => (p.name ? { name: p.name, address: p.email! } : p.email!));
     if (to.length === 0) return { kind: 'delivered', recipients: [] };
 
     const { earlier, own } = threadAt(batch.threads.get(sc.id) ?? [], event.id);
     const messageId = own ?? (await outboundMessageId(db, account.support_address, event.id, readKey));
-    const files: SendMailOptions['attachments'] = [];
+    const files: OutboundMail['attachments'] = [];
     for (const a of batch.attachments.get(event.id) ?? []) {
       const bytes = await blobs.get(a.storage_key);
       if (bytes) files.push({ filename: a.file_name, content: bytes, contentType: a.content_type });
     }
-    const message: SendMailOptions = {
+    const mail: OutboundMail = {
       messageId,
-      from: { name: encodeHeaderSafe(event.actor_name ?? account.name), address: account.support_address },
+      from: { name: event.actor_name ?? account.name, address: account.support_address },
       to,
       replyTo: sc.reply_token ? replyAddress(sc.reply_token, inboundDomain) : account.support_address,
-      subject: encodeHeaderSafe(event.type === 'create' ? sc.subject : `Re: ${sc.subject}`),
+      subject: event.type === 'create' ? sc.subject : `Re: ${sc.subject}`,
       text: eventMessage.body,
-      html: eventMessage.html_body,
+      html: eventMessage.html_body ?? null,
       attachments: files,
       date: event.created_at,
       headers: { 'X-Sideline-Side-Conversation': sc.id, 'Auto-Submitted': 'no' },
       ...(earlier.length ? { inReplyTo: earlier[earlier.length - 1], references: earlier.slice(-20) } : {}),
     };
+    let outgoing: OutgoingMail;
     try {
-      const result = await sink.send(message);
+      outgoing = { messageId, ...composeMail(mail) };
+    } catch (error) {
+      // Nothing a later attempt would change (a header the composer refuses): stop, and say why.
+      return { kind: 'failed', reason: `the message could not be composed: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    try {
+      const result = await sink.send(outgoing);
       return {
         kind: 'delivered',
         recipients: [

@@ -358,7 +358,7 @@ describe('composeMail', () => {
         attachments: [{ filename: 'parts.bin', content: randomBytes(2000), contentType: 'application/octet-stream' }],
       });
       const { envelope, raw } = composeMail(mail);
-      const result = await sink.send({ envelope, raw });
+      const result = await sink.send({ messageId: mail.messageId, envelope, raw });
       assert.deepEqual(result.accepted, ['vendor@example.com', 'orders@example.com']);
       await server.waitForMessages(1);
       const received = server.messages[0]!;
