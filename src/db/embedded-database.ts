@@ -162,12 +162,13 @@ export function startEmbeddedDatabase(start: WorkerStart): Promise<EmbeddedDatab
  * Node's exit, the crash the thread's close() avoids (see above).
  */
 export async function startInProcessDatabase(startParams: string[]): Promise<EmbeddedDatabase> {
-  const { PGlite, types } = await import('@electric-sql/pglite');
+  const [{ PGlite, types }, { preparedStatements }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-statements.js')]);
   const pglite = await PGlite.create({ parsers: { [types.INT8]: (value: string) => Number(value) }, startParams: [...PGlite.defaultStartParams, ...startParams] });
+  const run = preparedStatements(pglite);
   return {
     async query<R>(sql: string, params: unknown[] = []) {
-      const result = await pglite.query<R>(sql, params);
-      return { rows: result.rows, affectedRows: result.affectedRows, command: (result as unknown as { command?: string }).command };
+      const result = await run(sql, params);
+      return { rows: result.rows as R[], affectedRows: result.affectedRows, command: result.command };
     },
     listen: (channel, onPayload) => pglite.listen(channel, onPayload),
     dumpDataDir: async () => new Uint8Array(await (await pglite.dumpDataDir('gzip')).arrayBuffer()),

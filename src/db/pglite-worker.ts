@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, types } from '@electric-sql/pglite';
 import type { WorkerReply, WorkerRequest, WorkerStart } from './pglite-protocol.js';
+import { preparedStatements, type RunStatement } from './pglite-statements.js';
 
 const port = parentPort;
 if (!port) throw new Error('pglite-worker.ts runs as a worker thread');
@@ -19,6 +20,7 @@ const options = {
   startParams: [...PGlite.defaultStartParams, ...start.startParams],
 };
 const starting = start.dataDir ? PGlite.create(start.dataDir, options) : PGlite.create(options);
+const statements: Promise<RunStatement> = starting.then(preparedStatements);
 const unlisteners = new Map<number, () => Promise<void>>();
 
 function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
@@ -40,9 +42,8 @@ async function handle(request: WorkerRequest): Promise<void> {
   const pglite = await starting;
   switch (request.op) {
     case 'query': {
-      const result = await pglite.query(request.sql, request.params);
-      const command = (result as unknown as { command?: string }).command;
-      reply({ id: request.id, ok: true, value: { rows: result.rows, affectedRows: result.affectedRows, command } });
+      const run = await statements;
+      reply({ id: request.id, ok: true, value: await run(request.sql, request.params) });
       return;
     }
     case 'listen': {

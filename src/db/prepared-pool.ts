@@ -1,22 +1,14 @@
 import type pg from 'pg';
 import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
-
-/** Distinct statement texts given a name; beyond it, texts run unnamed (parsed each time). */
-const MAX_NAMED_STATEMENTS = 2_000;
-const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
+import { StatementNames } from './statement-names.js';
 
 /**
- * node-postgres under Kysely, with every data statement prepared once per connection.
- *
- * Kysely sends the same SQL text for the same query shape, so naming each distinct text lets
- * PostgreSQL skip parsing and planning after a connection's first use of it: a Show then costs the
- * server a bind and an execute. Only data statements are named (DDL and transaction control run
- * as they are), and the number of names is bounded, so a query built with a variable number of
- * placeholders cannot grow the servers' statement caches without limit.
+ * node-postgres under Kysely, with every data statement prepared once per connection (which ones:
+ * statement-names.ts): a Show then costs the server a bind and an execute.
  */
 export class PreparedStatementPool implements PostgresPool {
   readonly #pool: pg.Pool;
-  readonly #names = new Map<string, string>();
+  readonly #names = new StatementNames();
   /** One wrapper per pg client, so Kysely (which keys its connections by client) sees a stable object. */
   readonly #wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
 
@@ -42,7 +34,7 @@ export class PreparedStatementPool implements PostgresPool {
     if (known) return known;
     const wrapper = {
       query: <R>(text: string, values: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> => {
-        const name = this.#nameOf(text);
+        const name = this.#names.nameOf(text);
         const config = name === undefined ? { text, values: [...values] } : { name, text, values: [...values] };
         return client.query(config) as unknown as Promise<PostgresQueryResult<R>>;
       },
@@ -54,14 +46,5 @@ export class PreparedStatementPool implements PostgresPool {
 
   end(): Promise<void> {
     return this.#pool.end();
-  }
-
-  #nameOf(text: string): string | undefined {
-    const known = this.#names.get(text);
-    if (known !== undefined || !PREPARABLE.test(text)) return known;
-    if (this.#names.size >= MAX_NAMED_STATEMENTS) return undefined;
-    const name = `sideline_${this.#names.size + 1}`;
-    this.#names.set(text, name);
-    return name;
   }
 }
