@@ -312,10 +312,20 @@ async function showBesideCreate(label: string, server: Server, fixtures: Fixture
 }
 
 /** The pgbench script of each workload that has one (bench/pgbench/), and its variables. */
-const CEILING_SCRIPTS: Record<string, { script: string; vars: (f: Fixtures, ids: { account: number; user: number }) => Record<string, string | number> }> = {
+/** What the ceiling scripts are given besides the fixtures: the admin's account and id, and the Events list's event ids. */
+interface CeilingIds {
+  account: number;
+  user: number;
+  events: string[];
+}
+
+const CEILING_SCRIPTS: Record<string, { script: string; vars: (f: Fixtures, ids: CeilingIds) => Record<string, string | number> }> = {
   Show: { script: 'show.sql', vars: (f, ids) => ({ account: ids.account, ticket: f.show.ticketId, sc: f.show.id }) },
   'List (50)': { script: 'list.sql', vars: (f, ids) => ({ account: ids.account, ticket: f.list.ticketId }) },
-  'Events list (20)': { script: 'events.sql', vars: (f, ids) => ({ account: ids.account, ticket: f.events.ticketId, sc: f.events.id }) },
+  'Events list (20)': {
+    script: 'events.sql',
+    vars: (f, ids) => ({ account: ids.account, ticket: f.events.ticketId, sc: f.events.id, ...Object.fromEntries(ids.events.map((id, i) => [`e${i + 1}`, id])) }),
+  },
   'Create (email)': {
     script: 'create.sql',
     vars: (f, ids) => {
@@ -338,10 +348,12 @@ async function ceilingSection(store: BenchStore, fixtures: Fixtures, sideline: S
     return;
   }
   const s = await store.open(1);
-  let ids: { account: number; user: number };
+  let ids: CeilingIds;
   try {
     const user = await s.db.selectFrom('users').select(['id', 'account_id']).where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
-    ids = { account: user.account_id, user: user.id };
+    const events = await s.db.selectFrom('side_conversation_events').select('id').where('account_id', '=', user.account_id).where('side_conversation_id', '=', fixtures.events.id).orderBy('seq').execute();
+    if (events.length !== 20) throw new Error(`the Events list's conversation has ${events.length} events, the ceiling script names 20`);
+    ids = { account: user.account_id, user: user.id, events: events.map((e) => e.id) };
   } finally {
     await s.close();
   }
