@@ -28,6 +28,10 @@ export interface RelayRow {
   seconds: number;
   perSecond: number;
   smtpMessages: number;
+  /** Passes of the relay that failed (absent in results saved before it was counted). */
+  passErrors?: number;
+  /** Rows still pending when the relay stopped. */
+  pending?: number;
 }
 
 export interface RssRow {
