@@ -6,6 +6,7 @@
  *      BENCH_FULL=1 (adds the 1M growth level on PostgreSQL), BENCH_RELAY_N (default 5000; the embedded store queues at most 1,000),
  *      BENCH_ONLY=startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console,migration (default all; ceiling
  *      needs throughput and PostgreSQL),
+ *      BENCH_STORES=pglite,postgres (default both),
  *      BENCH_STARTUP_RUNS (5), BENCH_STREAMS (100), BENCH_STREAM_WRITES (200), BENCH_WEBHOOK_N (500), BENCH_MIGRATION_N (300), BENCH_PROFILE=1 (CPU profile of the
  *      PostgreSQL server during the throughput workloads), BENCH_PG_URL (default
  *      postgres://postgres@127.0.0.1:5432/postgres)
@@ -52,6 +53,7 @@ const RELAY_N = intEnv('BENCH_RELAY_N', 5000, 1, 100_000);
 const relayCount = (kind: StoreKind) => (kind === 'pglite' ? Math.min(RELAY_N, 1000) : RELAY_N);
 const PROFILE = process.env['BENCH_PROFILE'] === '1';
 const QUIET_WAIT = intEnv('BENCH_QUIET_WAIT', 0, 0, 600);
+const STORES = new Set((process.env['BENCH_STORES'] ?? 'pglite,postgres').split(',').map((s) => s.trim()));
 const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console,migration').split(',').map((s) => s.trim()));
 const STARTUP_RUNS = intEnv('BENCH_STARTUP_RUNS', 5, 1, 50);
 const STREAMS = intEnv('BENCH_STREAMS', 100, 1, 2000);
@@ -725,7 +727,7 @@ function computeTargets(pgSkipped: string | null): void {
 async function main(): Promise<void> {
   log(`duration ${DURATION}s (+${WARMUP}s warmup) per run, connections ${CONNECTION_SET.join(' and ')}, sections ${[...SECTIONS].join(',')}`);
   const pgProblem = await postgresReachable();
-  const kinds: StoreKind[] = pgProblem ? ['pglite'] : ['pglite', 'postgres'];
+  const kinds = (pgProblem ? (['pglite'] as StoreKind[]) : (['pglite', 'postgres'] as StoreKind[])).filter((kind) => STORES.has(kind));
   if (pgProblem) {
     const note = `PostgreSQL is unreachable (${pgProblem}): its measurements are skipped`;
     log(note);

@@ -37,7 +37,7 @@ Commands:
 Configuration comes from the environment; see README.md.`;
 
 function openConfiguredStore(config: Config): Promise<Store> {
-  return openMigratedStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  return openMigratedStore({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, dataDir: config.dataDir });
 }
 
 /** Run by the build, after bundling: makes this build's store template (see store-template.ts). */
@@ -73,7 +73,7 @@ export type EarlyStart = EmbeddedStart | { error: unknown } | undefined;
 
 async function serve(config: Config, early: EarlyStart): Promise<void> {
   if (early && 'error' in early) throw early.error;
-  const starting = startStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, started: early });
+  const starting = startStore({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, dataDir: config.dataDir, started: early });
   const [{ buildRuntime }, { unappliedAdminPasswordWarning }] = await Promise.all([import('../runtime.js'), import('./reset-password.js')]);
   const runtime = await buildRuntime(config, starting);
   const { app, bootstrap } = runtime;
