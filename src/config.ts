@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseCorsOrigins, type CorsPolicy } from './http/cors.js';
+import { DEFAULT_POOL_SIZE } from './db/defaults.js';
 import { DEFAULT_RELAY_CONCURRENCY } from './outbox/defaults.js';
 import { packageDir } from './package-dir.js';
 
@@ -196,7 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: optional(env, 'HOST') ?? '127.0.0.1',
     dataDir: optional(env, 'DATA_DIR') ?? './data',
     databaseUrl,
-    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', DEFAULT_POOL_SIZE, 1, 500),
     adminEmail,
     adminPassword: adminPassword === '' ? undefined : adminPassword,
     publicUrl: publicUrl?.replace(/\/+$/, ''),

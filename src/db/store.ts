@@ -1,4 +1,5 @@
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type RawBuilder } from 'kysely';
+import { DEFAULT_POOL_SIZE } from './defaults.js';
 import type pg from 'pg';
 import { startEmbedded, type EmbeddedStart } from './embedded-start.js';
 import { BUILT_STORE_TEMPLATE } from './store-template.js';
@@ -73,7 +74,7 @@ export function startStore(options: StoreOptions): StartingStore {
     const connected = import('pg').then(({ default: driver }) => {
       pool = new driver.Pool({
         connectionString: options.databaseUrl,
-        max: options.poolSize ?? 10,
+        max: options.poolSize ?? DEFAULT_POOL_SIZE,
         // While the server is away, a request waits this long for a connection, then gets a 503.
         connectionTimeoutMillis: 5_000,
         // A connection whose server vanished without a word (a crashed host) is noticed, not waited on forever.
