@@ -1,6 +1,6 @@
 import type { SideConversationHooks } from '../side-conversations/hooks.js';
 import { childTicketHooks } from './child-ticket/sync.js';
-import { cachedMessageIdKey, newReplyToken, recordOutboundMessageId } from './email/threading.js';
+import { cachedMessageIdKey, newReplyToken, queueOutboundMessageId } from './email/threading.js';
 
 /**
  * What each channel adds to a side conversation's writes, registered here and handed to the
@@ -11,7 +11,7 @@ export function channelHooks(): SideConversationHooks {
   return {
     email: {
       newReplyToken,
-      onOutboundMessage: (trx, { accountId, sideConversation, event }) => recordOutboundMessageId(trx, accountId, sideConversation.id, event.id, readMessageIdKey),
+      queueOutboundMessage: (statement, trx, message) => queueOutboundMessageId(statement, trx, message, readMessageIdKey),
     },
     child_ticket: childTicketHooks,
   };

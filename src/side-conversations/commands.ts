@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
+import { OneStatement } from '../db/one-statement.js';
 import type { Attachment, Delivery, EventVia, ParticipantRecord, SideConversation, SideConversationEvent, SideConversationState } from '../db/types.js';
 import { notFound, tooManyRequests, ValidationErrors } from '../errors.js';
 import { findTicketForUpdate } from '../tickets/repo.js';
@@ -9,13 +10,15 @@ import { channelOf, resolveParticipants, type ParticipantInput } from './partici
 import {
   findSideConversation,
   findSideConversationByIdForUpdate,
-  insertParticipants,
-  insertSideConversation,
+  insertParticipantsQuery,
+  insertSideConversationQuery,
   participantsOf,
+  presentInsertedParticipants,
+  SIDE_CONVERSATION_TIMESTAMPS,
   type PresentedParticipant,
 } from './repo.js';
 import { checkExternalIds, checkFrom, checkSubject, defaultRecipients, isOutbound, isSender, messageBodies } from './rules.js';
-import { recordMessageEvent, recordReply, recordUpdate } from './thread.js';
+import { onlyRow, queueMessageEvent, recordReply, recordUpdate } from './thread.js';
 
 /**
  * The one road every write takes, whoever makes it: an agent through the API, an inbound email,
@@ -174,24 +177,30 @@ export function createSideConversationCommands({
     const channelExternalIds = channelHooks?.beforeStart
       ? await channelHooks.beforeStart(trx, { accountId, sideConversationId: id, actor: sender, subject, body, htmlBody, target: resolved.recipients[0]! })
       : {};
-    const sc = await insertSideConversation(trx, {
-      id,
-      account_id: accountId,
-      ticket_id: ticket.id,
-      channel: resolved.channel,
-      subject,
-      state: 'open',
-      preview_text: preview,
-      external_ids: { ...conversationExternalIds, ...channelExternalIds },
-      reply_token: channelHooks?.newReplyToken?.() ?? null,
-    });
+    // The conversation, its participants, its event and its delivery: one statement.
+    const statement = new OneStatement();
+    const inserted = statement.add(
+      insertSideConversationQuery(trx, {
+        id,
+        account_id: accountId,
+        ticket_id: ticket.id,
+        channel: resolved.channel,
+        subject,
+        state: 'open',
+        preview_text: preview,
+        external_ids: { ...conversationExternalIds, ...channelExternalIds },
+        reply_token: channelHooks?.newReplyToken?.() ?? null,
+      }),
+      { timestamps: SIDE_CONVERSATION_TIMESTAMPS },
+    );
     const others = resolved.recipients.filter((r) => !isSender(r, sender));
-    const participants = await insertParticipants(trx, accountId, id, [sender, ...others]);
-    const { event, attachments, deliveries } = await recordMessageEvent(
+    const insertedParticipants = statement.add(insertParticipantsQuery(trx, accountId, id, [sender, ...others]));
+    const queued = await queueMessageEvent(
+      statement,
       trx,
       {
         accountId,
-        sc,
+        sc: { id, ticket_id: ticket.id, channel: resolved.channel },
         type: 'create',
         via: input.via,
         actor: sender,
@@ -208,6 +217,10 @@ export function createSideConversationCommands({
       },
       channelHooks,
     );
+    await statement.run(trx);
+    const sc = onlyRow(inserted.rows(), 'side conversation');
+    const participants = presentInsertedParticipants(insertedParticipants.rows());
+    const { event, attachments, deliveries } = await queued.finish(trx, sc);
     return { sideConversation: sc, participants, event, details: { attachments, deliveries }, updates: {} };
   }
 

@@ -1,4 +1,5 @@
 import type { Executor } from '../db/executor.js';
+import type { OneStatement } from '../db/one-statement.js';
 import type { ParticipantRecord, SideConversation, SideConversationChannel, SideConversationEvent } from '../db/types.js';
 
 /**
@@ -15,10 +16,19 @@ export interface ChannelHooks {
    */
   beforeStart?(trx: Executor, start: ConversationStart): Promise<Record<string, string>>;
   /**
-   * A message going out on this channel (written by an agent), once its event and outbox row are
-   * in: email records the Message-ID it will carry, a child ticket takes the reply as a comment.
+   * A message going out on this channel (written by an agent), before its event is written: the
+   * channel's own record of it, added as parts of the statement that writes the event and its
+   * outbox row (email: the Message-ID it will carry).
    */
+  queueOutboundMessage?(statement: OneStatement, trx: Executor, message: QueuedMessage): Promise<void>;
+  /** A message going out on this channel, once its event and outbox row are in: a child ticket takes the reply as a comment. */
   onOutboundMessage?(trx: Executor, message: OutboundMessage): Promise<void>;
+}
+
+export interface QueuedMessage {
+  accountId: number;
+  sideConversationId: string;
+  eventId: string;
 }
 
 export interface ConversationStart {

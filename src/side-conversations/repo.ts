@@ -142,11 +142,18 @@ export function insertSideConversation(
     state_updated_at?: Date;
   },
 ): Promise<SideConversation> {
+  return insertSideConversationQuery(db, row).executeTakeFirstOrThrow();
+}
+
+/** The columns of a conversation that are timestamps (a OneStatement part gives them back as text). */
+export const SIDE_CONVERSATION_TIMESTAMPS = ['created_at', 'updated_at', 'message_added_at', 'state_updated_at'] as const;
+
+/** insertSideConversation's statement, unsent: a part of a OneStatement. */
+export function insertSideConversationQuery(db: Executor, row: Parameters<typeof insertSideConversation>[1]) {
   return db
     .insertInto('side_conversations')
     .values({ ...row, external_ids: jsonb(row.external_ids) })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+    .returningAll();
 }
 
 export async function insertParticipants(
@@ -157,7 +164,12 @@ export async function insertParticipants(
   firstPosition = 0,
 ): Promise<PresentedParticipant[]> {
   if (participants.length === 0) return [];
-  const inserted = await db
+  return presentInsertedParticipants(await insertParticipantsQuery(db, accountId, sideConversationId, participants, firstPosition).execute());
+}
+
+/** insertParticipants' statement (at least one participant), unsent: a part of a OneStatement. */
+export function insertParticipantsQuery(db: Executor, accountId: number, sideConversationId: string, participants: ParticipantRecord[], firstPosition = 0) {
+  return db
     .insertInto('side_conversation_participants')
     .values(
       participants.map((p, position) => ({
@@ -174,9 +186,12 @@ export async function insertParticipants(
         msteams_channel_id: p.msteams_channel_id ?? null,
       })),
     )
-    .returning(['position', ...PRESENTED_PARTICIPANT_COLUMNS])
-    .execute();
-  return inserted.sort((a, b) => a.position - b.position).map(({ position: _position, ...presented }) => presented);
+    .returning(['position', ...PRESENTED_PARTICIPANT_COLUMNS]);
+}
+
+/** Inserted participants as presented, in position order (RETURNING keeps no order). */
+export function presentInsertedParticipants(rows: Array<PresentedParticipant & { position: number }>): PresentedParticipant[] {
+  return [...rows].sort((a, b) => a.position - b.position).map(({ position: _position, ...presented }) => presented);
 }
 
 /** Participants of several side conversations in one query, grouped by conversation. */
@@ -209,6 +224,14 @@ export function insertEvent(
     created_at?: Date;
   },
 ): Promise<SideConversationEvent> {
+  return insertEventQuery(db, event).executeTakeFirstOrThrow();
+}
+
+/** The columns of an event that are timestamps (a OneStatement part gives them back as text). */
+export const EVENT_TIMESTAMPS = ['created_at'] as const;
+
+/** insertEvent's statement, unsent: a part of a OneStatement. */
+export function insertEventQuery(db: Executor, event: Parameters<typeof insertEvent>[1]) {
   return db
     .insertInto('side_conversation_events')
     .values({
@@ -225,8 +248,7 @@ export function insertEvent(
       updates: event.updates === null ? null : jsonb(event.updates),
       ...(event.created_at ? { created_at: event.created_at } : {}),
     })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+    .returningAll();
 }
 
 /** Events of several side conversations, oldest first. */

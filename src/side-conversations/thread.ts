@@ -11,15 +11,26 @@ import type {
   SideConversationEvent,
   SideConversationState,
 } from '../db/types.js';
-import { emitOutbox } from '../outbox/emit.js';
+import { OneStatement } from '../db/one-statement.js';
+import { queueOutbox } from '../outbox/emit.js';
 import type { ChannelHooks } from './hooks.js';
 import { isOutbound } from './rules.js';
-import { insertEvent, insertParticipants, participantsOf, type PresentedParticipant } from './repo.js';
+import {
+  EVENT_TIMESTAMPS,
+  insertEventQuery,
+  insertParticipants,
+  insertParticipantsQuery,
+  participantsOf,
+  presentInsertedParticipants,
+  SIDE_CONVERSATION_TIMESTAMPS,
+  type PresentedParticipant,
+} from './repo.js';
 
 /**
  * The writes of a message or a change, for the commands (commands.ts), which decide what is
  * written. All run in the caller's transaction, so a conversation, its event, its attachments and
- * its outbox row commit together.
+ * its outbox row commit together; the rows of one write go as one statement (db/one-statement.ts),
+ * so a reply costs the database one round trip where it cost one per row.
  */
 
 export interface MessageContent {
@@ -40,45 +51,95 @@ export interface RecordedEvent {
   deliveries: Delivery[];
 }
 
-/** Writes a create or reply event, binds its attachments and queues its delivery (with the channel's own record of it). */
-export async function recordMessageEvent(
+/** A message's event queued as parts of a OneStatement; `finish` reads them once it has run. */
+export interface QueuedMessageEvent {
+  /** Binds the message's attachments and runs the channel's after-write hook, for the conversation as written. */
+  finish(trx: Executor, written: SideConversation): Promise<RecordedEvent>;
+}
+
+/**
+ * Queues a create or reply event and its delivery (the outbox row, one delivery per recipient, and
+ * the channel's own record of it) as parts of `statement`, which the caller runs with its other writes.
+ */
+export async function queueMessageEvent(
+  statement: OneStatement,
   trx: Executor,
-  input: { accountId: number; sc: SideConversation; type: 'create' | 'reply'; via: EventVia; actor: ParticipantRecord; message: MessageContent },
+  input: {
+    accountId: number;
+    sc: Pick<SideConversation, 'id' | 'ticket_id' | 'channel'>;
+    type: 'create' | 'reply';
+    via: EventVia;
+    actor: ParticipantRecord;
+    message: MessageContent;
+  },
   channel?: ChannelHooks,
-): Promise<RecordedEvent> {
+): Promise<QueuedMessageEvent> {
   const { accountId, sc, message } = input;
   const eventId = randomUUID();
-  const event = await insertEvent(trx, {
-    id: eventId,
-    account_id: accountId,
-    side_conversation_id: sc.id,
-    ticket_id: sc.ticket_id,
-    type: input.type,
-    via: input.via,
-    actor: input.actor,
-    message: {
-      subject: message.subject,
-      body: message.body,
-      html_body: message.htmlBody,
-      preview_text: message.preview,
-      from: message.from,
-      to: message.to,
-      external_ids: message.externalIds,
-      attachment_ids: message.attachmentIds,
-    },
-    updates: null,
-  });
-  const attachments = await bindAttachmentsToMessage(trx, accountId, message.attachmentIds, {
-    ticketId: sc.ticket_id,
-    sideConversationId: sc.id,
-    eventId,
-  });
-  let deliveries: Delivery[] = [];
-  if (isOutbound(input.via)) {
-    deliveries = await emitOutbox(trx, { accountId, channel: sc.channel, sideConversationId: sc.id, eventId, recipients: message.to });
-    await channel?.onOutboundMessage?.(trx, { accountId, sideConversation: sc, event, actor: input.actor, body: message.body, htmlBody: message.htmlBody });
+  const event = statement.add(
+    insertEventQuery(trx, {
+      id: eventId,
+      account_id: accountId,
+      side_conversation_id: sc.id,
+      ticket_id: sc.ticket_id,
+      type: input.type,
+      via: input.via,
+      actor: input.actor,
+      message: {
+        subject: message.subject,
+        body: message.body,
+        html_body: message.htmlBody,
+        preview_text: message.preview,
+        from: message.from,
+        to: message.to,
+        external_ids: message.externalIds,
+        attachment_ids: message.attachmentIds,
+      },
+      updates: null,
+    }),
+    { timestamps: EVENT_TIMESTAMPS },
+  );
+  const outbound = isOutbound(input.via);
+  let deliveries: () => Delivery[] = () => [];
+  if (outbound) {
+    deliveries = queueOutbox(statement, trx, { accountId, channel: sc.channel, sideConversationId: sc.id, eventId, recipients: message.to });
+    await channel?.queueOutboundMessage?.(statement, trx, { accountId, sideConversationId: sc.id, eventId });
   }
-  return { event, attachments, deliveries };
+  return {
+    async finish(trx, written) {
+      const row = onlyRow(event.rows(), 'event');
+      const attachments = await bindAttachmentsToMessage(trx, accountId, message.attachmentIds, {
+        ticketId: written.ticket_id,
+        sideConversationId: written.id,
+        eventId,
+      });
+      if (outbound) {
+        await channel?.onOutboundMessage?.(trx, { accountId, sideConversation: written, event: row, actor: input.actor, body: message.body, htmlBody: message.htmlBody });
+      }
+      return { event: row, attachments, deliveries: deliveries() };
+    },
+  };
+}
+
+/** The one row a part wrote (an insert of one row, an update of a locked row). */
+export function onlyRow<Row>(rows: Row[], what: string): Row {
+  if (rows.length !== 1) throw new Error(`expected one ${what} row to be written, got ${rows.length}`);
+  return rows[0]!;
+}
+
+/** The candidates not yet among `existing` (by email, user or channel), in order, each once. */
+function freshParticipants(existing: PresentedParticipant[], candidates: ParticipantRecord[]): ParticipantRecord[] {
+  const keyOf = (p: { email: string | null; user_id: number | null }) => (p.email ? `e:${p.email.toLowerCase()}` : `u:${p.user_id}`);
+  const seen = new Set(existing.map(keyOf));
+  const fresh: ParticipantRecord[] = [];
+  for (const candidate of candidates) {
+    if (!candidate.email && candidate.user_id === null) continue;
+    const key = keyOf(candidate);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    fresh.push(candidate);
+  }
+  return fresh;
 }
 
 /**
@@ -93,24 +154,15 @@ export async function addParticipants(
   known?: PresentedParticipant[],
 ): Promise<PresentedParticipant[]> {
   const existing: PresentedParticipant[] = known ?? (await participantsOf(trx, accountId, [sc.id])).get(sc.id) ?? [];
-  const keyOf = (p: { email: string | null; user_id: number | null }) => (p.email ? `e:${p.email.toLowerCase()}` : `u:${p.user_id}`);
-  const seen = new Set(existing.map(keyOf));
-  const fresh: ParticipantRecord[] = [];
-  for (const candidate of candidates) {
-    if (!candidate.email && candidate.user_id === null) continue;
-    const key = keyOf(candidate);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    fresh.push(candidate);
-  }
+  const fresh = freshParticipants(existing, candidates);
   if (fresh.length === 0) return existing;
   return [...existing, ...(await insertParticipants(trx, accountId, sc.id, fresh, existing.length))];
 }
 
 /**
- * A reply: the event, the conversation's `message_added_at`/`preview_text`, and a closed
- * conversation reopened (reported in `updates`). Returns the participants after it when the
- * caller passed the ones before (else null: nobody needed them).
+ * A reply, in one statement: the event, the conversation's `message_added_at`/`preview_text`, a
+ * closed conversation reopened (reported in `updates`), new participants. Returns the
+ * participants after it when the caller passed the ones before (else null: nobody needed them).
  */
 export async function recordReply(
   trx: Executor,
@@ -127,23 +179,36 @@ export async function recordReply(
 ): Promise<RecordedEvent & { sideConversation: SideConversation; updates: Record<string, unknown>; participants: PresentedParticipant[] | null }> {
   const { accountId, sc } = input;
   const updates: Record<string, unknown> = sc.state === 'closed' ? { state: 'open' } : {};
-  const updated = await trx
-    .updateTable('side_conversations')
-    .set({
-      preview_text: input.message.preview,
-      message_added_at: sql`now()`,
-      updated_at: sql`now()`,
-      ...(updates['state'] ? { state: 'open' as const, state_updated_at: sql`now()` } : {}),
-    })
-    .where('account_id', '=', accountId)
-    .where('id', '=', sc.id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  const participants = input.newParticipants?.length
-    ? await addParticipants(trx, accountId, updated, input.newParticipants, input.participants)
-    : (input.participants ?? null);
-  const recorded = await recordMessageEvent(trx, { accountId, sc: updated, type: 'reply', via: input.via, actor: input.actor, message: input.message }, channel);
-  return { ...recorded, sideConversation: updated, updates, participants };
+  const statement = new OneStatement();
+  const updated = statement.add(
+    trx
+      .updateTable('side_conversations')
+      .set({
+        preview_text: input.message.preview,
+        message_added_at: sql`now()`,
+        updated_at: sql`now()`,
+        ...(updates['state'] ? { state: 'open' as const, state_updated_at: sql`now()` } : {}),
+      })
+      .where('account_id', '=', accountId)
+      .where('id', '=', sc.id)
+      .returningAll(),
+    { timestamps: SIDE_CONVERSATION_TIMESTAMPS },
+  );
+  let participants = (): PresentedParticipant[] | null => input.participants ?? null;
+  if (input.newParticipants?.length) {
+    const existing = input.participants ?? (await participantsOf(trx, accountId, [sc.id])).get(sc.id) ?? [];
+    const fresh = freshParticipants(existing, input.newParticipants);
+    participants = () => existing;
+    if (fresh.length > 0) {
+      const added = statement.add(insertParticipantsQuery(trx, accountId, sc.id, fresh, existing.length));
+      participants = () => [...existing, ...presentInsertedParticipants(added.rows())];
+    }
+  }
+  const queued = await queueMessageEvent(statement, trx, { accountId, sc, type: 'reply', via: input.via, actor: input.actor, message: input.message }, channel);
+  await statement.run(trx);
+  const sideConversation = onlyRow(updated.rows(), 'side conversation');
+  const recorded = await queued.finish(trx, sideConversation);
+  return { ...recorded, sideConversation, updates, participants: participants() };
 }
 
 /** A change of state and/or subject, with its `update` event. */
@@ -152,27 +217,34 @@ export async function recordUpdate(
   input: { accountId: number; sc: SideConversation; via: EventVia; actor: ParticipantRecord; updates: { state?: SideConversationState; subject?: string } },
 ): Promise<{ sideConversation: SideConversation; event: SideConversationEvent }> {
   const { accountId, sc, updates } = input;
-  const updated = await trx
-    .updateTable('side_conversations')
-    .set({
-      ...(updates.subject !== undefined ? { subject: updates.subject } : {}),
-      ...(updates.state !== undefined ? { state: updates.state, state_updated_at: sql`now()` } : {}),
-      updated_at: sql`now()`,
-    })
-    .where('account_id', '=', accountId)
-    .where('id', '=', sc.id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  const event = await insertEvent(trx, {
-    id: randomUUID(),
-    account_id: accountId,
-    side_conversation_id: sc.id,
-    ticket_id: sc.ticket_id,
-    type: 'update',
-    via: input.via,
-    actor: input.actor,
-    message: null,
-    updates: { ...updates },
-  });
-  return { sideConversation: updated, event };
+  const statement = new OneStatement();
+  const updated = statement.add(
+    trx
+      .updateTable('side_conversations')
+      .set({
+        ...(updates.subject !== undefined ? { subject: updates.subject } : {}),
+        ...(updates.state !== undefined ? { state: updates.state, state_updated_at: sql`now()` } : {}),
+        updated_at: sql`now()`,
+      })
+      .where('account_id', '=', accountId)
+      .where('id', '=', sc.id)
+      .returningAll(),
+    { timestamps: SIDE_CONVERSATION_TIMESTAMPS },
+  );
+  const event = statement.add(
+    insertEventQuery(trx, {
+      id: randomUUID(),
+      account_id: accountId,
+      side_conversation_id: sc.id,
+      ticket_id: sc.ticket_id,
+      type: 'update',
+      via: input.via,
+      actor: input.actor,
+      message: null,
+      updates: { ...updates },
+    }),
+    { timestamps: EVENT_TIMESTAMPS },
+  );
+  await statement.run(trx);
+  return { sideConversation: onlyRow(updated.rows(), 'side conversation'), event: onlyRow(event.rows(), 'event') };
 }

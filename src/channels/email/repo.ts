@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 /** The email channel's SQL: the sender of an account, the install's Message-ID key, the thread's Message-IDs. */
 import type { Executor } from '../../db/executor.js';
 
@@ -12,11 +13,21 @@ export async function messageIdKey(db: Executor): Promise<Buffer> {
   return Buffer.from(row.secret, 'hex');
 }
 
-export async function insertOutboundMessageId(db: Executor, accountId: number, sideConversationId: string, eventId: string, messageId: string): Promise<void> {
-  await db
-    .insertInto('email_messages')
-    .values({ account_id: accountId, side_conversation_id: sideConversationId, event_id: eventId, message_id: messageId, direction: 'outbound' })
-    .execute();
+/**
+ * The record of an outbound message's Message-ID, `<localPart@domain>`, unsent: a part of the
+ * writer's OneStatement. The domain is the account's support address's, read by the statement
+ * itself (as domainOf() in threading.ts reads it: after the last @, lower-cased) rather than by a
+ * round trip of its own.
+ */
+export function insertOutboundMessageIdQuery(db: Executor, accountId: number, sideConversationId: string, eventId: string, localPart: string) {
+  const domain = sql<string>`(select lower(substring(support_address from '[^@]*$')) from accounts where id = ${accountId})`;
+  return db.insertInto('email_messages').values({
+    account_id: accountId,
+    side_conversation_id: sideConversationId,
+    event_id: eventId,
+    message_id: sql<string>`'<' || ${localPart} || '@' || ${domain} || '>'`,
+    direction: 'outbound',
+  });
 }
 
 /** A recorded Message-ID of a conversation's email thread. */

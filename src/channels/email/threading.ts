@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Executor } from '../../db/executor.js';
-import { findSender, insertOutboundMessageId, messageIdKey } from './repo.js';
+import type { OneStatement } from '../../db/one-statement.js';
+import { insertOutboundMessageIdQuery, messageIdKey } from './repo.js';
 
 /** The per-conversation secret of its Reply-To address: 128 random bits, lower-case hex (mail systems may fold case). */
 export function newReplyToken(): string {
@@ -30,7 +31,12 @@ export function domainOf(address: string): string {
  * References alone.
  */
 export function messageIdFor(key: Buffer, eventId: string, domain: string): string {
-  return `<${createHmac('sha256', key).update(eventId).digest('hex').slice(0, 32)}@${domain}>`;
+  return `<${messageIdLocalPart(key, eventId)}@${domain}>`;
+}
+
+/** What a Message-ID carries before its @: the keyed hash of its event id. */
+function messageIdLocalPart(key: Buffer, eventId: string): string {
+  return createHmac('sha256', key).update(eventId).digest('hex').slice(0, 32);
 }
 
 /** Reads a store's Message-ID key. */
@@ -59,19 +65,16 @@ export async function outboundMessageId(db: Executor, supportAddress: string, ev
 }
 
 /**
- * Records the Message-ID an outbound email will carry, in the transaction that creates its event.
- * Delivery sends the recorded id (threadForEvent), so ids recorded before a change of formula
- * keep threading.
+ * Records the Message-ID an outbound email will carry, as a part of the statement that writes its
+ * event. Delivery sends the recorded id (threadForEvent), so ids recorded before a change of
+ * formula keep threading.
  */
-export async function recordOutboundMessageId(
-  trx: Executor,
-  accountId: number,
-  sideConversationId: string,
-  eventId: string,
+export async function queueOutboundMessageId(
+  statement: OneStatement,
+  db: Executor,
+  message: { accountId: number; sideConversationId: string; eventId: string },
   readKey: MessageIdKeyReader = messageIdKey,
 ): Promise<void> {
-  const account = await findSender(trx, accountId);
-  if (!account) throw new Error(`account ${accountId} not found while recording a Message-ID`);
-  const messageId = await outboundMessageId(trx, account.support_address, eventId, readKey);
-  await insertOutboundMessageId(trx, accountId, sideConversationId, eventId, messageId);
+  const localPart = messageIdLocalPart(await readKey(db), message.eventId);
+  statement.add(insertOutboundMessageIdQuery(db, message.accountId, message.sideConversationId, message.eventId, localPart), { returns: false });
 }
