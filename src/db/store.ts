@@ -79,6 +79,9 @@ export function startStore(options: StoreOptions): StartingStore {
         connectionTimeoutMillis: 5_000,
         // A connection whose server vanished without a word (a crashed host) is noticed, not waited on forever.
         keepAlive: true,
+        // Queries are written without waiting for the one before: PreparedStatementPool sends a
+        // transaction's begin with its first statement. Kysely itself awaits each query in turn.
+        pipeline: true,
         types: {
           getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
             oid === INT8_OID ? parseInt8 : driver.types.getTypeParser(oid, format ?? 'text')) as typeof driver.types.getTypeParser,
