@@ -8,7 +8,8 @@ export interface WorkerStart {
 }
 
 export type WorkerRequest =
-  | { id: number; op: 'query'; sql: string; params: unknown[] }
+  /** `opener`: a transaction's begin, run first (EmbeddedDatabase.query). */
+  | { id: number; op: 'query'; sql: string; params: unknown[]; opener?: string }
   | { id: number; op: 'listen'; channel: string }
   | { id: number; op: 'unlisten'; listenId: number }
   | { id: number; op: 'dump' }

@@ -43,6 +43,7 @@ async function handle(request: WorkerRequest): Promise<void> {
   switch (request.op) {
     case 'query': {
       const run = await statements;
+      if (request.opener !== undefined) await run(request.opener, []);
       reply({ id: request.id, ok: true, value: await run(request.sql, request.params) });
       return;
     }

@@ -5,7 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql, type Kysely } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { startInProcessDatabase, type EmbeddedDatabase } from '../../src/db/embedded-database.js';
+import { PGlitePool } from '../../src/db/pglite-pool.js';
 import { openStore, type Store } from '../../src/db/store.js';
 import type { Database } from '../../src/db/types.js';
 
@@ -87,5 +89,60 @@ describe('embedded store session order', { skip }, () => {
     const { rows } = await sql<{ ok: number }>`select 1::int as ok`.execute(store.db);
     assert.deepEqual(rows, [{ ok: 1 }]);
     assert.deepEqual(store.poolStats(), { total: 1, idle: 1, waiting: 0 });
+  });
+});
+
+describe('embedded store: a transaction begun with its first statement', { skip }, () => {
+  let database: EmbeddedDatabase;
+  let pool: PGlitePool;
+  let db: Kysely<Database>;
+  /** Each exchange with the database, as sent: [opener, statement]. */
+  const exchanges: Array<[string | undefined, string]> = [];
+  before(async () => {
+    const inner = await startInProcessDatabase([]);
+    database = {
+      ...inner,
+      query: (text, params, opener) => {
+        exchanges.push([opener, text]);
+        return inner.query(text, params, opener);
+      },
+    };
+    pool = new PGlitePool(database);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    await sql`create table begun_items (id int primary key)`.execute(db);
+  });
+  after(async () => {
+    await db.destroy();
+  });
+
+  it('sends the begin in the exchange of the first statement: a one-statement transaction is two exchanges', async () => {
+    exchanges.length = 0;
+    await db.transaction().execute((trx) => sql`insert into begun_items (id) values (1)`.execute(trx));
+    assert.deepEqual(exchanges, [
+      ['begin', 'insert into begun_items (id) values (1)'],
+      [undefined, 'commit'],
+    ]);
+  });
+
+  it('keeps the transaction whole: a rollback takes its statements back, its settings hold, a failing first statement is reported', async () => {
+    await assert.rejects(
+      db.transaction().execute(async (trx) => {
+        await sql`insert into begun_items (id) values (2)`.execute(trx);
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    const level = await db
+      .transaction()
+      .setIsolationLevel('serializable')
+      .execute((trx) => sql<{ level: string }>`select current_setting('transaction_isolation') as level`.execute(trx));
+    assert.deepEqual(level.rows, [{ level: 'serializable' }]);
+    await assert.rejects(
+      db.transaction().execute((trx) => sql`insert into begun_items (id) values (1)`.execute(trx)),
+      (error: { code?: string }) => error.code === '23505',
+    );
+    const { rows } = await sql<{ id: number }>`select id from begun_items order by id`.execute(db);
+    assert.deepEqual(rows, [{ id: 1 }]);
+    assert.deepEqual(pool.stats(), { total: 1, idle: 1, waiting: 0 });
   });
 });
