@@ -9,7 +9,7 @@
 \set ticket :first_ticket + random(0, :tickets - 1)
 BEGIN;
 SELECT *, gen_random_uuid() AS sc_id, gen_random_uuid() AS ev_id FROM tickets WHERE account_id = :account AND id = :ticket FOR UPDATE \gset t_
-SELECT * FROM users WHERE account_id = :account AND lower(email) = 'facilities@example.com';
+SELECT * FROM users WHERE account_id = :account AND lower(email) IN ('facilities@example.com');
 WITH s0 AS (INSERT INTO side_conversations (id, account_id, ticket_id, channel, subject, state, preview_text, external_ids, reply_token)
     VALUES (:t_sc_id, :account, :ticket, 'email', 'Is the printer still on fire?', 'open',
             'Hello, The printer on the third floor is smoking again. Could you send someone today? Thanks', '{"bench": "create"}'::jsonb, md5(random()::text))

@@ -13,7 +13,7 @@ import {
   insertParticipantsQuery,
   insertSideConversationQuery,
   participantsOf,
-  presentInsertedParticipants,
+  participantsInOrder,
   SIDE_CONVERSATION_TIMESTAMPS,
   type PresentedParticipant,
 } from './repo.js';
@@ -96,6 +96,8 @@ export interface ChangeInput {
   /** As sent: checked here ("open" or "closed"). */
   state?: string | undefined;
   subject?: string | null | undefined;
+  /** The caller answers with the participants: read with the change, in its statement. */
+  withParticipants?: boolean;
 }
 
 export interface ChangeResult {
@@ -103,6 +105,8 @@ export interface ChangeResult {
   /** Null when nothing changed (no event is written then). */
   event: SideConversationEvent | null;
   updates: { state?: SideConversationState; subject?: string };
+  /** Read when asked for (`withParticipants`). */
+  participants?: PresentedParticipant[];
 }
 
 export const RATE_LIMIT_WINDOW_SECONDS = 600;
@@ -219,7 +223,7 @@ export function createSideConversationCommands({
     );
     await statement.run(trx);
     const sc = onlyRow(inserted.rows(), 'side conversation');
-    const participants = presentInsertedParticipants(insertedParticipants.rows());
+    const participants = participantsInOrder(insertedParticipants.rows());
     const { event, attachments, deliveries } = await queued.finish(trx, sc);
     return { sideConversation: sc, participants, event, details: { attachments, deliveries }, updates: {} };
   }
@@ -300,8 +304,18 @@ export function createSideConversationCommands({
     const updates: { state?: SideConversationState; subject?: string } = {};
     if (state !== undefined && state !== sc.state) updates.state = state;
     if (subject !== undefined && subject !== sc.subject) updates.subject = subject;
-    if (Object.keys(updates).length === 0) return { sideConversation: sc, event: null, updates };
-    const result = await recordUpdate(trx, { accountId: input.accountId, sc, via: input.via, actor: input.sender, updates });
+    if (Object.keys(updates).length === 0) {
+      const participants = input.withParticipants ? ((await participantsOf(trx, input.accountId, [sc.id])).get(sc.id) ?? []) : undefined;
+      return { sideConversation: sc, event: null, updates, ...(participants ? { participants } : {}) };
+    }
+    const result = await recordUpdate(trx, {
+      accountId: input.accountId,
+      sc,
+      via: input.via,
+      actor: input.sender,
+      updates,
+      withParticipants: input.withParticipants ?? false,
+    });
     return { ...result, updates };
   }
 

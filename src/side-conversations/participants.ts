@@ -3,7 +3,7 @@ import type { ParticipantRecord, SideConversationChannel } from '../db/types.js'
 import { ValidationErrors } from '../errors.js';
 import { hasControlCharacters, isEmailAddress } from '../http/email.js';
 import { findGroup, findMembership } from '../groups/repo.js';
-import { findUser, findUserByEmail } from '../users/repo.js';
+import { findUser, findUsers, findUsersByEmail } from '../users/repo.js';
 import { findSlackWorkspace, findTeamsBot } from '../integrations/service.js';
 
 /** A participant object as clients send it (the reference's property table). */
@@ -116,6 +116,13 @@ export async function resolveParticipants(
       }
       const recipients: ParticipantRecord[] = [];
       const addresses = new Set<string>();
+      // Every user named, by id or by address, read at once: one query for up to 50 recipients, not one each.
+      const userIds = participants.flatMap((p) => (typeof p.user_id === 'number' && Number.isSafeInteger(p.user_id) ? [p.user_id] : []));
+      const emails = participants.flatMap((p) => (!isSet(p.user_id) && typeof p.email === 'string' && isEmailAddress(p.email.trim()) ? [p.email.trim()] : []));
+      const [usersById, usersByEmail] = await Promise.all([
+        findUsers(db, accountId, [...new Set(userIds)]).then((users) => new Map(users.map((u) => [u.id, u]))),
+        findUsersByEmail(db, accountId, emails),
+      ]);
       for (const [index, p] of participants.entries()) {
         const at = `${field}[${index}]`;
         if (isSet(p.name) && (typeof p.name !== 'string' || hasControlCharacters(p.name) || p.name.length > 255)) {
@@ -124,7 +131,7 @@ export async function resolveParticipants(
         }
         let record: ParticipantRecord | null = null;
         if (isSet(p.user_id)) {
-          const user = typeof p.user_id === 'number' && Number.isSafeInteger(p.user_id) ? await findUser(db, accountId, p.user_id) : undefined;
+          const user = typeof p.user_id === 'number' ? usersById.get(p.user_id) : undefined;
           if (!user) {
             errors.add(`${at}.user_id`, `User: ${String(p.user_id)} not found`, 'NotFound');
             continue;
@@ -144,7 +151,7 @@ export async function resolveParticipants(
             errors.add(`${at}.email`, `Email: ${String(p.email)} is not properly formatted`);
             continue;
           }
-          const known = await findUserByEmail(db, accountId, email);
+          const known = usersByEmail.get(email.toLowerCase());
           const name = typeof p.name === 'string' && p.name.trim() ? p.name.trim() : null;
           record = known ? { user_id: known.id, name: name ?? known.name, email: known.email ?? email } : { user_id: null, name, email };
         }

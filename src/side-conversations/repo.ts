@@ -164,7 +164,7 @@ export async function insertParticipants(
   firstPosition = 0,
 ): Promise<PresentedParticipant[]> {
   if (participants.length === 0) return [];
-  return presentInsertedParticipants(await insertParticipantsQuery(db, accountId, sideConversationId, participants, firstPosition).execute());
+  return participantsInOrder(await insertParticipantsQuery(db, accountId, sideConversationId, participants, firstPosition).execute());
 }
 
 /** insertParticipants' statement (at least one participant), unsent: a part of a OneStatement. */
@@ -189,8 +189,17 @@ export function insertParticipantsQuery(db: Executor, accountId: number, sideCon
     .returning(['position', ...PRESENTED_PARTICIPANT_COLUMNS]);
 }
 
-/** Inserted participants as presented, in position order (RETURNING keeps no order). */
-export function presentInsertedParticipants(rows: Array<PresentedParticipant & { position: number }>): PresentedParticipant[] {
+/** A conversation's participants as presented, with their positions: a read part of a OneStatement. */
+export function participantsQuery(db: Executor, accountId: number, sideConversationId: string) {
+  return db
+    .selectFrom('side_conversation_participants')
+    .select(['position', ...PRESENTED_PARTICIPANT_COLUMNS])
+    .where('account_id', '=', accountId)
+    .where('side_conversation_id', '=', sideConversationId);
+}
+
+/** Participants read or inserted with their positions, as presented, in position order (RETURNING and JSON keep no order). */
+export function participantsInOrder(rows: Array<PresentedParticipant & { position: number }>): PresentedParticipant[] {
   return [...rows].sort((a, b) => a.position - b.position).map(({ position: _position, ...presented }) => presented);
 }
 

@@ -13,7 +13,6 @@ import {
   eventsSince,
   listEvents,
   listSideConversations,
-  participantsOf,
   type PresentedParticipant,
 } from './repo.js';
 import type { CreateSideConversationBody, ReplyBody, UpdateSideConversationBody } from './schemas.js';
@@ -53,10 +52,6 @@ export function createSideConversationsService({
   /** Hot reads (Show, List, Events) may be kept until the next write: the embedded store's ReadCache. */
   reads?: Reads | undefined;
 }) {
-  async function participantsFor(executor: Executor, accountId: number, sc: SideConversation): Promise<PresentedParticipant[]> {
-    return (await participantsOf(executor, accountId, [sc.id])).get(sc.id) ?? [];
-  }
-
   async function withDetails(executor: Executor, accountId: number, events: SideConversationEvent[]): Promise<EventsWithDetails> {
     const ids = events.map((e) => e.id);
     const [attachments, deliveries] = await Promise.all([attachmentsOfEvents(executor, accountId, ids), deliveriesOfEvents(executor, accountId, ids)]);
@@ -96,10 +91,11 @@ export function createSideConversationsService({
           sender: actorParticipant(actor),
           state: fields.state,
           subject: fields.subject,
+          withParticipants: true,
         });
         return {
           sideConversation: result.sideConversation,
-          participants: await participantsFor(trx, actor.accountId, result.sideConversation),
+          participants: result.participants ?? [],
           event: result.event,
           details: { attachments: [], deliveries: [] },
           updates: result.updates,

@@ -21,7 +21,8 @@ import {
   insertParticipants,
   insertParticipantsQuery,
   participantsOf,
-  presentInsertedParticipants,
+  participantsQuery,
+  participantsInOrder,
   SIDE_CONVERSATION_TIMESTAMPS,
   type PresentedParticipant,
 } from './repo.js';
@@ -201,7 +202,7 @@ export async function recordReply(
     participants = () => existing;
     if (fresh.length > 0) {
       const added = statement.add(insertParticipantsQuery(trx, accountId, sc.id, fresh, existing.length));
-      participants = () => [...existing, ...presentInsertedParticipants(added.rows())];
+      participants = () => [...existing, ...participantsInOrder(added.rows())];
     }
   }
   const queued = await queueMessageEvent(statement, trx, { accountId, sc, type: 'reply', via: input.via, actor: input.actor, message: input.message }, channel);
@@ -214,8 +215,16 @@ export async function recordReply(
 /** A change of state and/or subject, with its `update` event. */
 export async function recordUpdate(
   trx: Executor,
-  input: { accountId: number; sc: SideConversation; via: EventVia; actor: ParticipantRecord; updates: { state?: SideConversationState; subject?: string } },
-): Promise<{ sideConversation: SideConversation; event: SideConversationEvent }> {
+  input: {
+    accountId: number;
+    sc: SideConversation;
+    via: EventVia;
+    actor: ParticipantRecord;
+    updates: { state?: SideConversationState; subject?: string };
+    /** Also read the participants, in the same statement (the conversation is locked: none can change meanwhile). */
+    withParticipants?: boolean;
+  },
+): Promise<{ sideConversation: SideConversation; event: SideConversationEvent; participants?: PresentedParticipant[] }> {
   const { accountId, sc, updates } = input;
   const statement = new OneStatement();
   const updated = statement.add(
@@ -245,6 +254,11 @@ export async function recordUpdate(
     }),
     { timestamps: EVENT_TIMESTAMPS },
   );
+  const participants = input.withParticipants ? statement.add(participantsQuery(trx, accountId, sc.id)) : null;
   await statement.run(trx);
-  return { sideConversation: onlyRow(updated.rows(), 'side conversation'), event: onlyRow(event.rows(), 'event') };
+  return {
+    sideConversation: onlyRow(updated.rows(), 'side conversation'),
+    event: onlyRow(event.rows(), 'event'),
+    ...(participants ? { participants: participantsInOrder(participants.rows()) } : {}),
+  };
 }

@@ -20,6 +20,19 @@ export function findUserByEmail(db: Executor, accountId: number, email: string):
     .executeTakeFirst();
 }
 
+/** Users of an account by address, in one query, keyed by the lower-cased address (a message's recipients). */
+export async function findUsersByEmail(db: Executor, accountId: number, emails: string[]): Promise<Map<string, User>> {
+  const wanted = [...new Set(emails.map((e) => e.toLowerCase()))];
+  if (wanted.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('users')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where((eb) => eb(eb.fn('lower', ['email']), 'in', wanted))
+    .execute();
+  return new Map(rows.filter((u) => u.email).map((u) => [u.email!.toLowerCase(), u]));
+}
+
 export function insertUser(db: Executor, user: NewUser): Promise<User> {
   return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
 }

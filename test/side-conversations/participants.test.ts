@@ -67,6 +67,29 @@ describe(`side conversations API (${STORE_KIND})`, () => {
       assert.equal(now.outbox, before.outbox + 1);
     });
 
+    it('known users by address and by id among outside addresses: each resolved, errors kept to their entries', async () => {
+      const dana = await t.createUser('agent', 'Dana Known');
+      const ticketId = await createTicket();
+      const body = await createSc(ticketId, {
+        subject: 'Mixed',
+        body: 'Hello',
+        to: [{ email: 'outside@example.com' }, { email: dana.email.toUpperCase(), name: 'Given Name' }, { user_id: agent.id }, { email: dana.email }],
+      });
+      assert.deepEqual(body.side_conversation.participants, [
+        adminActor,
+        { user_id: null, name: null, email: 'outside@example.com' },
+        { user_id: dana.id, name: 'Given Name', email: dana.email },
+        { user_id: agent.id, name: AGENT_NAME, email: agent.email },
+      ]);
+      const refused = await t.request({
+        method: 'POST',
+        url: `/api/v2/tickets/${ticketId}/side_conversations.json`,
+        payload: { message: { subject: 'Bad', body: 'Hello', to: [{ email: dana.email }, { user_id: 99_999_999 }] } },
+      });
+      assert.equal(refused.statusCode, 422);
+      assert.match(refused.body, /message\.to\[1\]\.user_id/);
+    });
+
     it('Slack: slack_workspace_id + slack_channel_id', async () => {
       const ticketId = await createTicket();
       const body = await createSc(ticketId, {
