@@ -169,11 +169,17 @@ export async function startInProcessDatabase(startParams: string[]): Promise<Emb
   const [{ PGlite, types }, { preparedStatements }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-statements.js')]);
   const pglite = await PGlite.create({ parsers: { [types.INT8]: (value: string) => Number(value) }, startParams: [...PGlite.defaultStartParams, ...startParams] });
   const run = preparedStatements(pglite);
+  // One query after another, in the order called, as the thread does (see pglite-worker.ts).
+  let previous: Promise<unknown> = Promise.resolve();
   return {
-    async query<R>(sql: string, params: unknown[] = [], opener?: string) {
-      if (opener !== undefined) await run(opener, []);
-      const result = await run(sql, params);
-      return { rows: result.rows as R[], affectedRows: result.affectedRows, command: result.command };
+    query<R>(sql: string, params: unknown[] = [], opener?: string) {
+      const result = previous.then(async () => {
+        if (opener !== undefined) await run(opener, []);
+        const result = await run(sql, params);
+        return { rows: result.rows as R[], affectedRows: result.affectedRows, command: result.command };
+      });
+      previous = result.catch(() => undefined);
+      return result;
     },
     listen: (channel, onPayload) => pglite.listen(channel, onPayload),
     dumpDataDir: async () => new Uint8Array(await (await pglite.dumpDataDir('gzip')).arrayBuffer()),

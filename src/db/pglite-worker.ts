@@ -77,6 +77,12 @@ starting.then(
   () => reply({ started: true }),
   (error: unknown) => reply({ started: false, error: errorFields(error) }),
 );
+/**
+ * Requests are handled one after another, in the order they came. A request's own steps (a begin,
+ * then its statement) await, and statements sent together without waiting for each other's answers
+ * (send-together.ts) must run in the order sent, not interleaved at those awaits.
+ */
+let handled: Promise<void> = Promise.resolve();
 port.on('message', (request: WorkerRequest) => {
-  handle(request).catch((error: unknown) => reply({ id: request.id, ok: false, error: errorFields(error) }));
+  handled = handled.then(() => handle(request)).catch((error: unknown) => reply({ id: request.id, ok: false, error: errorFields(error) }));
 });

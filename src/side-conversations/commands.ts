@@ -4,14 +4,16 @@ import type { Executor } from '../db/executor.js';
 import { OneStatement } from '../db/one-statement.js';
 import type { Attachment, Delivery, EventVia, ParticipantRecord, SideConversation, SideConversationEvent, SideConversationState } from '../db/types.js';
 import { notFound, tooManyRequests, ValidationErrors } from '../errors.js';
-import { findTicketForUpdate } from '../tickets/repo.js';
+import { sendTogether } from '../db/send-together.js';
+import { ticketForUpdateQuery } from '../tickets/repo.js';
 import type { SideConversationHooks } from './hooks.js';
-import { channelOf, resolveParticipants, type ParticipantInput } from './participants.js';
+import { channelOf, recipientUsersQuery, resolveParticipants, type ParticipantInput } from './participants.js';
 import {
   findSideConversation,
   findSideConversationByIdForUpdate,
   insertParticipantsQuery,
   insertSideConversationQuery,
+  lockSideConversationWithParticipants,
   participantsOf,
   participantsInOrder,
   SIDE_CONVERSATION_TIMESTAMPS,
@@ -150,6 +152,22 @@ export function createSideConversationCommands({
     return sc;
   }
 
+  /** The conversation locked, with its participants: as the caller read them, or read with the lock in one round trip. */
+  async function lockWithParticipants(
+    trx: Executor,
+    accountId: number,
+    ref: ConversationRef,
+    known: PresentedParticipant[] | undefined,
+  ): Promise<{ sc: SideConversation; participants: PresentedParticipant[] }> {
+    if (known || 'held' in ref) {
+      const sc = await lock(trx, accountId, ref);
+      return { sc, participants: known ?? (await participantsOf(trx, accountId, [sc.id])).get(sc.id) ?? [] };
+    }
+    const found = await lockSideConversationWithParticipants(trx, accountId, ref.id, ref.ticketId);
+    if (!found) throw notFound();
+    return { sc: found.sideConversation, participants: found.participants };
+  }
+
   /** True the first time this transaction sees the key; false for a redelivery. */
   async function firstDelivery(trx: Executor, dedupe: DedupeKey): Promise<boolean> {
     const fresh = await trx
@@ -164,7 +182,10 @@ export function createSideConversationCommands({
   async function startSideConversation(trx: Executor, input: StartInput): Promise<MessageWritten> {
     const { accountId, sender, message } = input;
     await enforceRateLimit(trx, accountId, input.via);
-    const ticket = await findTicketForUpdate(trx, accountId, input.ticketId);
+    // The recipients' users are read in the lock's round trip: the ticket's lock does not guard them, so any snapshot serves.
+    const lockTicket = ticketForUpdateQuery(trx, accountId, input.ticketId);
+    const usersQuery = recipientUsersQuery(trx, accountId, message.to);
+    const [[ticket], recipientUsers] = usersQuery ? await sendTogether(trx, lockTicket, usersQuery) : [await lockTicket.execute(), undefined];
     if (!ticket) throw notFound();
     const errors = new ValidationErrors();
     const subject = (typeof message.subject === 'string' && message.subject.trim()) || ticket.subject;
@@ -174,7 +195,7 @@ export function createSideConversationCommands({
     const messageExternalIds = checkExternalIds(message.external_ids, 'message.external_ids', errors);
     checkFrom(message.from, sender, errors);
     errors.throwIfAny();
-    const resolved = await resolveParticipants(trx, accountId, message.to ?? undefined, 'message.to');
+    const resolved = await resolveParticipants(trx, accountId, message.to ?? undefined, 'message.to', recipientUsers);
     const channelHooks = hooks[resolved.channel];
 
     const id = randomUUID();
@@ -239,14 +260,13 @@ export function createSideConversationCommands({
     const { accountId, sender, message } = input;
     await enforceRateLimit(trx, accountId, input.via);
     if (input.dedupe && !(await firstDelivery(trx, input.dedupe))) return null;
-    const sc = await lock(trx, accountId, input.conversation);
+    const { sc, participants } = await lockWithParticipants(trx, accountId, input.conversation, input.participants);
     const errors = new ValidationErrors();
     const { body, htmlBody, preview } = messageBodies(message, errors);
     const externalIds = checkExternalIds(message.external_ids, 'message.external_ids', errors);
     checkFrom(message.from, sender, errors);
     errors.throwIfAny();
 
-    const participants = input.participants ?? (await participantsOf(trx, accountId, [sc.id])).get(sc.id) ?? [];
     let to = defaultRecipients(participants, sender, !isOutbound(input.via));
     let newParticipants: ParticipantRecord[] = input.senderJoins ? [sender] : [];
     if (message.to && message.to.length > 0) {

@@ -1,9 +1,9 @@
 import type { Executor } from '../db/executor.js';
-import type { ParticipantRecord, SideConversationChannel } from '../db/types.js';
+import type { ParticipantRecord, SideConversationChannel, User } from '../db/types.js';
 import { ValidationErrors } from '../errors.js';
 import { hasControlCharacters, isEmailAddress } from '../http/email.js';
 import { findGroup, findMembership } from '../groups/repo.js';
-import { findUser, findUsers, findUsersByEmail } from '../users/repo.js';
+import { findUser, usersByIdOrEmailQuery } from '../users/repo.js';
 import { findSlackWorkspace, findTeamsBot } from '../integrations/service.js';
 
 /** A participant object as clients send it (the reference's property table). */
@@ -90,11 +90,27 @@ export function channelOf(to: ParticipantInput[], field = 'to'): SideConversatio
  * Validates the `to` list of a message and resolves it against the account: user ids become names
  * and addresses, groups and agents are checked, and each type's own rules are applied.
  */
+/**
+ * The users an email message's recipients name, by id or by address, as one query not yet sent
+ * (null when they name none, or are more than may be named): a command can send it together with
+ * its lock (sendTogether) and hand the rows to resolveParticipants. Entries that are not what
+ * they should be are left for resolveParticipants to report.
+ */
+export function recipientUsersQuery(db: Executor, accountId: number, to: ParticipantInput[] | null | undefined) {
+  if (!Array.isArray(to) || to.length === 0 || to.length > MAX_EMAIL_RECIPIENTS) return null;
+  const entries = to.filter((p): p is ParticipantInput => typeof p === 'object' && p !== null);
+  const ids = entries.flatMap((p) => (typeof p.user_id === 'number' && Number.isSafeInteger(p.user_id) ? [p.user_id] : []));
+  const emails = entries.flatMap((p) => (!isSet(p.user_id) && typeof p.email === 'string' && isEmailAddress(p.email.trim()) ? [p.email.trim()] : []));
+  return usersByIdOrEmailQuery(db, accountId, ids, emails);
+}
+
+/** `users`: what recipientUsersQuery read for this `to`, when the caller sent it already. */
 export async function resolveParticipants(
   db: Executor,
   accountId: number,
   to: ParticipantInput[] | undefined,
   field = 'to',
+  users?: User[],
 ): Promise<ResolvedParticipants> {
   const errors = new ValidationErrors();
   if (!to || to.length === 0) {
@@ -116,13 +132,11 @@ export async function resolveParticipants(
       }
       const recipients: ParticipantRecord[] = [];
       const addresses = new Set<string>();
-      // Every user named, by id or by address, read at once: one query for up to 50 recipients, not one each.
-      const userIds = participants.flatMap((p) => (typeof p.user_id === 'number' && Number.isSafeInteger(p.user_id) ? [p.user_id] : []));
-      const emails = participants.flatMap((p) => (!isSet(p.user_id) && typeof p.email === 'string' && isEmailAddress(p.email.trim()) ? [p.email.trim()] : []));
-      const [usersById, usersByEmail] = await Promise.all([
-        findUsers(db, accountId, [...new Set(userIds)]).then((users) => new Map(users.map((u) => [u.id, u]))),
-        findUsersByEmail(db, accountId, emails),
-      ]);
+      // Every user named, by id or by address, read at once (unless the caller did): one query for up to 50 recipients.
+      const query = users ? null : recipientUsersQuery(db, accountId, participants);
+      const named = users ?? (query ? await query.execute() : []);
+      const usersById = new Map(named.map((u) => [u.id, u]));
+      const usersByEmail = new Map(named.flatMap((u) => (u.email ? [[u.email.toLowerCase(), u] as const] : [])));
       for (const [index, p] of participants.entries()) {
         const at = `${field}[${index}]`;
         if (isSet(p.name) && (typeof p.name !== 'string' || hasControlCharacters(p.name) || p.name.length > 255)) {

@@ -4,6 +4,7 @@ import { compileOnce } from '../db/compiled.js';
 import type { Executor } from '../db/executor.js';
 import { jsonb } from '../db/store.js';
 import { groupBy, pageOf } from '../db/paging.js';
+import { sendTogether } from '../db/send-together.js';
 import type {
   Database,
   EventMessageRecord,
@@ -19,13 +20,39 @@ import type {
 
 /** A conversation by account, ticket and id; locked for the transaction when `forUpdate`. */
 export function findSideConversation(db: Executor, accountId: number, ticketId: number, id: string, forUpdate = false): Promise<SideConversation | undefined> {
-  const query = db
-    .selectFrom('side_conversations')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .where('ticket_id', '=', ticketId)
-    .where('id', '=', id);
+  const query = sideConversationQuery(db, accountId, id, ticketId);
   return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
+}
+
+/** A conversation by id, and by ticket too when it is given. */
+function sideConversationQuery(db: Executor, accountId: number, id: string, ticketId?: number) {
+  const query = db.selectFrom('side_conversations').selectAll().where('account_id', '=', accountId);
+  return (ticketId === undefined ? query : query.where('ticket_id', '=', ticketId)).where('id', '=', id);
+}
+
+/**
+ * A conversation locked for the transaction, and its participants read once the lock is held, in
+ * one round trip (sent together: the read runs after the lock, with its own snapshot, so it sees
+ * the participants a reply that held the lock before added). By ticket too when it is given.
+ */
+export async function lockSideConversationWithParticipants(
+  db: Executor,
+  accountId: number,
+  id: string,
+  ticketId?: number,
+): Promise<{ sideConversation: SideConversation; participants: SideConversationParticipant[] } | undefined> {
+  const [[sideConversation], participants] = await sendTogether(
+    db,
+    sideConversationQuery(db, accountId, id, ticketId).forUpdate(),
+    db
+      .selectFrom('side_conversation_participants')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('side_conversation_id', '=', id)
+      .orderBy('side_conversation_id')
+      .orderBy('position'),
+  );
+  return sideConversation ? { sideConversation, participants } : undefined;
 }
 
 /** The participant columns a presenter shows (a participant's own id and timestamps are not part of the API). */
@@ -274,7 +301,7 @@ export function eventsOf(db: Executor, accountId: number, ids: string[]): Promis
 
 /** A conversation by id alone (a child ticket knows its parent conversation's id, not its ticket). */
 export function findSideConversationByIdForUpdate(db: Executor, accountId: number, id: string): Promise<SideConversation | undefined> {
-  return db.selectFrom('side_conversations').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate().executeTakeFirst();
+  return sideConversationQuery(db, accountId, id).forUpdate().executeTakeFirst();
 }
 
 /**

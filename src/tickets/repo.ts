@@ -10,7 +10,12 @@ export function findTicket(db: Executor, accountId: number, id: number): Promise
 
 /** Locks the ticket row for the rest of the transaction (writers on one ticket queue up). */
 export function findTicketForUpdate(db: Executor, accountId: number, id: number): Promise<Ticket | undefined> {
-  return db.selectFrom('tickets').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate().executeTakeFirst();
+  return ticketForUpdateQuery(db, accountId, id).executeTakeFirst();
+}
+
+/** The ticket locked for the transaction, as a query not yet sent (to send with others: sendTogether). */
+export function ticketForUpdateQuery(db: Executor, accountId: number, id: number) {
+  return db.selectFrom('tickets').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate();
 }
 
 /** Ticket ids are numbered per account from 1; the counter row serialises concurrent creates. */

@@ -6,11 +6,6 @@ export function findUser(db: Executor, accountId: number, id: number): Promise<U
   return db.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
 }
 
-export function findUsers(db: Executor, accountId: number, ids: number[]): Promise<User[]> {
-  if (ids.length === 0) return Promise.resolve([]);
-  return db.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', 'in', ids).execute();
-}
-
 export function findUserByEmail(db: Executor, accountId: number, email: string): Promise<User | undefined> {
   return db
     .selectFrom('users')
@@ -20,17 +15,24 @@ export function findUserByEmail(db: Executor, accountId: number, email: string):
     .executeTakeFirst();
 }
 
-/** Users of an account by address, in one query, keyed by the lower-cased address (a message's recipients). */
-export async function findUsersByEmail(db: Executor, accountId: number, emails: string[]): Promise<Map<string, User>> {
-  const wanted = [...new Set(emails.map((e) => e.toLowerCase()))];
-  if (wanted.length === 0) return new Map();
-  const rows = await db
+/**
+ * The users of an account with any of these ids or addresses (matched case-insensitively), as one
+ * query not yet sent (a message's recipients); null when there is nothing to look for.
+ */
+export function usersByIdOrEmailQuery(db: Executor, accountId: number, ids: number[], emails: string[]) {
+  const wantedIds = [...new Set(ids)];
+  const wantedEmails = [...new Set(emails.map((e) => e.toLowerCase()))];
+  if (wantedIds.length === 0 && wantedEmails.length === 0) return null;
+  return db
     .selectFrom('users')
     .selectAll()
     .where('account_id', '=', accountId)
-    .where((eb) => eb(eb.fn('lower', ['email']), 'in', wanted))
-    .execute();
-  return new Map(rows.filter((u) => u.email).map((u) => [u.email!.toLowerCase(), u]));
+    .where((eb) =>
+      eb.or([
+        ...(wantedIds.length > 0 ? [eb('id', 'in', wantedIds)] : []),
+        ...(wantedEmails.length > 0 ? [eb(eb.fn('lower', ['email']), 'in', wantedEmails)] : []),
+      ]),
+    );
 }
 
 export function insertUser(db: Executor, user: NewUser): Promise<User> {
