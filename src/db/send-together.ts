@@ -1,5 +1,6 @@
 import type { Compilable, CompiledQuery } from 'kysely';
 import type { Executor } from './executor.js';
+import { writeTogether } from './prepared-pool.js';
 
 type RowsOf<Queries extends readonly Compilable<unknown>[]> = { [K in keyof Queries]: Queries[K] extends Compilable<infer Row> ? Row[] : never };
 
@@ -24,7 +25,7 @@ export async function sendTogether<Queries extends readonly Compilable<unknown>[
     return rows as RowsOf<Queries>;
   }
   return executor.provideConnection(async (connection) => {
-    const sent = compiled.map((query) => connection.executeQuery(query));
+    const sent = writeTogether(() => compiled.map((query) => connection.executeQuery(query)));
     // Every rejection is handled: the first is thrown below, the rest follow from it.
     for (const answer of sent) answer.catch(() => undefined);
     const rows: unknown[][] = [];
