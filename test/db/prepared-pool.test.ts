@@ -4,10 +4,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Socket } from 'node:net';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/db/store.js';
 import { createTempDatabase, STORE_KIND } from '../helpers/app.js';
+import { countSocketWrites } from '../helpers/socket-writes.js';
 
 describe('PostgreSQL pool: begin sent with the first statement', { skip: STORE_KIND !== 'postgres' && 'PostgreSQL only' }, () => {
   let database: { url: string; drop(): Promise<void> };
@@ -24,24 +24,13 @@ describe('PostgreSQL pool: begin sent with the first statement', { skip: STORE_K
 
   /** How many times the process wrote to a socket while `work` ran (one connection, nothing else on the wire). */
   async function socketWrites(work: () => Promise<unknown>): Promise<number> {
-    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-    const original = { write: proto._write, writev: proto._writev };
-    let writes = 0;
-    proto._write = function (this: Socket, ...args: unknown[]) {
-      writes++;
-      return original.write.apply(this, args);
-    };
-    proto._writev = function (this: Socket, ...args: unknown[]) {
-      writes++;
-      return original.writev.apply(this, args);
-    };
+    const writes = countSocketWrites();
     try {
       await work();
     } finally {
-      proto._write = original.write;
-      proto._writev = original.writev;
+      writes.stop();
     }
-    return writes;
+    return writes.count();
   }
 
   it('writes begin and the first statement together: a transaction of one statement is two writes, not three', async () => {

@@ -5,12 +5,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Socket } from 'node:net';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { sendTogether } from '../../src/db/send-together.js';
 import { openStore, type Store } from '../../src/db/store.js';
 import { createTempDatabase, startTestApp, STORE_KIND, type TestApp } from '../helpers/app.js';
+import { countSocketWrites } from '../helpers/socket-writes.js';
 
 describe(`sendTogether: queries sent at once, answered in order (${STORE_KIND})`, () => {
   let t: TestApp;
@@ -87,17 +87,7 @@ describe('sendTogether on PostgreSQL: one round trip, and a read behind a lock',
     await holder.query('begin');
     await holder.query(`update locked_items set note = 'written by the holder' where id = 1`);
 
-    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-    const original = { write: proto._write, writev: proto._writev };
-    let writes = 0;
-    proto._write = function (this: Socket, ...args: unknown[]) {
-      writes++;
-      return original.write.apply(this, args);
-    };
-    proto._writev = function (this: Socket, ...args: unknown[]) {
-      writes++;
-      return original.writev.apply(this, args);
-    };
+    const writes = countSocketWrites();
     let writesWhileWaiting: number;
     let answered = false;
     const db = store.db as any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -109,10 +99,9 @@ describe('sendTogether on PostgreSQL: one round trip, and a read behind a lock',
       .finally(() => (answered = true));
     try {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      writesWhileWaiting = writes;
+      writesWhileWaiting = writes.count();
     } finally {
-      proto._write = original.write;
-      proto._writev = original.writev;
+      writes.stop();
     }
     assert.equal(answered, false, 'the lock is still held');
     // begin, the lock and the read in one write (given in one tick): all sent, no answer yet.
