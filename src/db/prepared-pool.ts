@@ -5,21 +5,6 @@ import { StatementNames } from './statement-names.js';
 /** What opens a transaction (Kysely sends `begin`, or `start transaction …` with settings). */
 const TRANSACTION_START = /^\s*(begin|start\s+transaction)\b/i;
 
-/**
- * node-postgres under Kysely, with every data statement prepared once per connection (which ones:
- * statement-names.ts): a Show then costs the server a bind and an execute.
- *
- * A transaction's `begin` is not sent on its own: it is answered at once and written to the socket
- * with the statement that follows it, in one write, on a client in pipeline mode (store.ts), which
- * sends a query without waiting for the one before to finish. A write transaction then costs one
- * round trip fewer (on a 2-core host every round trip also wakes both processes once). If the
- * `begin` fails, that statement reports its error (PostgreSQL runs the two in order, so a statement
- * never runs outside the transaction it was meant for: a failed `begin` means a lost connection).
- *
- * Statements sent inside `writeTogether` (send-together.ts: a lock and the read behind it) leave in
- * that same write too. Only there: holding every statement back to the next tick measured slower
- * (each write then waits behind whatever else the event loop has queued).
- */
 /** While `writeTogether` runs, the uncorks it owes the sockets it held back. */
 let heldBack: Set<() => void> | null = null;
 
@@ -39,6 +24,21 @@ export function writeTogether<T>(send: () => T): T {
   }
 }
 
+/**
+ * node-postgres under Kysely, with every data statement prepared once per connection (which ones:
+ * statement-names.ts): a Show then costs the server a bind and an execute.
+ *
+ * A transaction's `begin` is not sent on its own: it is answered at once and written to the socket
+ * with the statement that follows it, in one write, on a client in pipeline mode (store.ts), which
+ * sends a query without waiting for the one before to finish. A write transaction then costs one
+ * round trip fewer (on a 2-core host every round trip also wakes both processes once). If the
+ * `begin` fails, that statement reports its error (PostgreSQL runs the two in order, so a statement
+ * never runs outside the transaction it was meant for: a failed `begin` means a lost connection).
+ *
+ * Statements sent inside `writeTogether` (send-together.ts: a lock and the read behind it) leave in
+ * that same write too. Only there: holding every statement back to the next tick measured slower
+ * (each write then waits behind whatever else the event loop has queued).
+ */
 export class PreparedStatementPool implements PostgresPool {
   readonly #pool: pg.Pool;
   readonly #names = new StatementNames();
@@ -68,17 +68,23 @@ export class PreparedStatementPool implements PostgresPool {
     // A transaction's start, written with the statement after it (see the class comment).
     let begun: Promise<unknown> | null = null;
     const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+    const socket = stream?.cork && stream.uncork ? (stream as { cork(): void; uncork(): void }) : undefined;
+    // Whether this client's writes are being held back (corked once, uncorked once).
     let corked = false;
+    const cork = (): void => {
+      if (corked || !socket) return;
+      corked = true;
+      socket.cork();
+    };
     const uncork = (): void => {
       if (!corked) return;
       corked = false;
-      stream!.uncork!();
+      socket!.uncork();
     };
     const wrapper = {
       query: <R>(text: string, values: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> => {
-        if (begun === null && values.length === 0 && TRANSACTION_START.test(text) && stream?.cork && stream.uncork) {
-          if (!corked) stream.cork();
-          corked = true;
+        if (begun === null && values.length === 0 && socket && TRANSACTION_START.test(text)) {
+          cork();
           begun = client.query(text);
           // Its failure is the next statement's to report (below); never an unhandled rejection.
           begun.catch(() => undefined);
@@ -86,15 +92,11 @@ export class PreparedStatementPool implements PostgresPool {
         }
         const name = this.#names.nameOf(text);
         const config = name === undefined ? { text, values: [...values] } : { name, text, values: [...values] };
-        if (heldBack && !corked && stream?.cork && stream.uncork) {
-          stream.cork();
-          corked = true;
-        }
+        if (heldBack) cork();
         const result = client.query(config) as unknown as Promise<PostgresQueryResult<R>>;
-        if (corked) {
-          if (heldBack) heldBack.add(uncork);
-          else uncork();
-        }
+        // Held back inside writeTogether until it returns; otherwise written now, with a begin held before it.
+        if (heldBack) heldBack.add(uncork);
+        else uncork();
         if (begun === null) return result;
         const start = begun;
         begun = null;
