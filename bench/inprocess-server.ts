@@ -3,7 +3,7 @@
  * (AuthenticatorOptions.cacheEnabled), which the real server does not read from the environment.
  * Otherwise configured as `sideline serve` is for the benchmark: warn-level logs, relay off.
  *
- * env: PORT, AUTH_CACHE=on|off, DATABASE_URL (PostgreSQL) or DATA_DIR (PGlite),
+ * env: PORT, AUTH_CACHE=on|off, READ_CACHE=on|off (off: nothing kept, see below), DATABASE_URL (PostgreSQL) or DATA_DIR (PGlite),
  *      SIDELINE_ADMIN_EMAIL, SIDELINE_ADMIN_PASSWORD,
  *      LOOP_STATS=1: on SIGUSR2, print one JSON line of event-loop and per-connection statistics
  *      since the previous SIGUSR2 (bench/loop-probe.ts uses it)
@@ -13,12 +13,14 @@ import { buildApp } from '../src/app.js';
 import { ensureAccountAndAdmin } from '../src/accounts/accounts.js';
 import { loadConfig } from '../src/config.js';
 import { NO_READ_CACHE } from '../src/db/read-cache.js';
+import { NO_RENDERED_ROWS } from '../src/db/rendered-rows.js';
 import { migrateToLatest, openStore } from '../src/db/store.js';
 import { appOptionsFor } from '../src/runtime.js';
 
 const env = process.env;
 const cacheEnabled = (env['AUTH_CACHE'] ?? 'on') !== 'off';
-// The embedded store's cache of Show/List results; off shows what a read costs when it misses.
+// The embedded store's cache of Show/List results, and the conversations' JSON kept by row version
+// (both stores); off shows what a read costs when nothing is kept.
 const readCacheEnabled = (env['READ_CACHE'] ?? 'on') !== 'off';
 const databaseUrl = env['DATABASE_URL'] || undefined;
 const store = await openStore({ databaseUrl, dataDir: databaseUrl ? undefined : env['DATA_DIR'] });
@@ -28,6 +30,7 @@ await ensureAccountAndAdmin(store.db, { adminEmail: env['SIDELINE_ADMIN_EMAIL'],
 const config = loadConfig({ ...env, LOG_LEVEL: 'warn', ATTACHMENT_STORE: 'database' });
 const app = await buildApp({
   ...appOptionsFor(config, readCacheEnabled ? store : { ...store, reads: NO_READ_CACHE }),
+  ...(readCacheEnabled ? {} : { rendered: NO_RENDERED_ROWS }),
   auth: { cacheEnabled },
 });
 

@@ -7,6 +7,7 @@
  *      BENCH_ONLY=startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console,migration (default all; ceiling
  *      needs throughput and PostgreSQL),
  *      BENCH_STORES=pglite,postgres (default both),
+ *      BENCH_WORKLOADS=Show,List (default all: Show, List, Events, Create, Reply, Update; the throughput section's workloads, by first word),
  *      BENCH_STARTUP_RUNS (5), BENCH_STREAMS (100), BENCH_STREAM_WRITES (200), BENCH_WEBHOOK_N (500), BENCH_MIGRATION_N (300), BENCH_PROFILE=1 (CPU profile of the
  *      PostgreSQL server during the throughput workloads), BENCH_PG_URL (default
  *      postgres://postgres@127.0.0.1:5432/postgres)
@@ -54,6 +55,8 @@ const relayCount = (kind: StoreKind) => (kind === 'pglite' ? Math.min(RELAY_N, 1
 const PROFILE = process.env['BENCH_PROFILE'] === '1';
 const QUIET_WAIT = intEnv('BENCH_QUIET_WAIT', 0, 0, 600);
 const STORES = new Set((process.env['BENCH_STORES'] ?? 'pglite,postgres').split(',').map((s) => s.trim()));
+/** The throughput section's workloads by the first word of their names (a profile of one workload alone). */
+const WORKLOAD_NAMES = process.env['BENCH_WORKLOADS'] ? new Set(process.env['BENCH_WORKLOADS'].split(',').map((s) => s.trim().toLowerCase())) : null;
 const SECTIONS = new Set((process.env['BENCH_ONLY'] ?? 'startup,throughput,ceiling,auth,relay,stream,webhooks,growth,console,migration').split(',').map((s) => s.trim()));
 const STARTUP_RUNS = intEnv('BENCH_STARTUP_RUNS', 5, 1, 50);
 const STREAMS = intEnv('BENCH_STREAMS', 100, 1, 2000);
@@ -227,6 +230,10 @@ const WORKLOADS: Workload[] = [
   { name: 'Update', method: 'PUT', paths: (f) => f.updatePaths, bodies: UPDATE_BODIES },
 ];
 
+function selectedWorkloads(): Workload[] {
+  return WORKLOADS.filter((w) => !WORKLOAD_NAMES || WORKLOAD_NAMES.has(w.name.split(' ')[0]!.toLowerCase()));
+}
+
 async function runBaseline(bodyBytes: number): Promise<void> {
   await withServer(
     () => startBaseline(bodyBytes),
@@ -264,7 +271,7 @@ async function throughputSection(kind: StoreKind, runAuth: boolean): Promise<voi
           report.showBodyBytes = Buffer.byteLength(show.text);
           if (SECTIONS.has('throughput')) await runBaseline(report.showBodyBytes);
         }
-        for (const w of SECTIONS.has('throughput') ? WORKLOADS : []) {
+        for (const w of SECTIONS.has('throughput') ? selectedWorkloads() : []) {
           for (const connections of CONNECTION_SET) {
             const result = await measure(`${label} ${w.name}`, server, spec(server, w.method, w.paths(fixtures), connections, bodyOf(w)), store);
             const base = baselineRps.get(connections);
@@ -278,7 +285,7 @@ async function throughputSection(kind: StoreKind, runAuth: boolean): Promise<voi
     );
     if (flags.length) await summariseProfile(label);
     if (runAuth) await authSection(store, fixtures);
-    if (kind === 'pglite' && SECTIONS.has('throughput')) await readCacheOffSection(store, fixtures);
+    if (SECTIONS.has('throughput')) await nothingKeptSection(store, fixtures);
   });
 }
 
@@ -359,7 +366,7 @@ async function ceilingSection(store: BenchStore, fixtures: Fixtures, sideline: S
   } finally {
     await s.close();
   }
-  for (const w of WORKLOADS) {
+  for (const w of selectedWorkloads()) {
     const ceiling = CEILING_SCRIPTS[w.name];
     if (!ceiling) {
       report.notes.push(`Stack ceiling: no pgbench script for ${w.name} yet`);
@@ -401,10 +408,12 @@ async function ceilingSection(store: BenchStore, fixtures: Fixtures, sideline: S
 }
 
 /**
- * The embedded store serves Show, List and Events from memory until the next write, so the
- * throughput rows measure the cache hit; this is what Show and List cost when it misses.
+ * The throughput rows of Show and List measure reads of unchanged conversations: the embedded store
+ * serves them from memory until the next write, and both stores send each conversation's JSON as
+ * rendered before while its row version stands. This is what they cost when nothing is kept (every
+ * conversation written since it was last read).
  */
-async function readCacheOffSection(store: BenchStore, fixtures: Fixtures): Promise<void> {
+async function nothingKeptSection(store: BenchStore, fixtures: Fixtures): Promise<void> {
   const label = `in-process ${store.label}`;
   const credential = { login: `${ADMIN_EMAIL}/token`, secret: fixtures.apiToken };
   await withServer(
@@ -412,11 +421,11 @@ async function readCacheOffSection(store: BenchStore, fixtures: Fixtures): Promi
     async (server) => {
       for (const w of WORKLOADS.filter((x) => x.name === 'Show' || x.name === 'List (50)')) {
         const load = spec(server, 'GET', w.paths(fixtures), CONNECTIONS, { credential });
-        const result = await measure(`${label} ${w.name}, read cache off`, server, load, store);
+        const result = await measure(`${label} ${w.name}, nothing kept`, server, load, store);
         const base = baselineRps.get(CONNECTIONS);
         report.rows.push({
           section: 'auth',
-          server: `${label}, read cache off`,
+          server: `${label}, nothing kept (read cache and kept JSON off)`,
           workload: `${w.name}, Basic email/token:TOKEN`,
           connections: CONNECTIONS,
           result,

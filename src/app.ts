@@ -49,6 +49,7 @@ import { lazySerializers, registerValidators } from './http/validation.js';
 import { opsRoutes } from './ops/routes.js';
 import { registerMetrics, type MetricsEndpoint } from './ops/metrics-routes.js';
 import { createSideConversationsService } from './side-conversations/service.js';
+import type { Rendered } from './db/rendered-rows.js';
 import { createSideConversationCommands } from './side-conversations/commands.js';
 import { channelHooks } from './channels/hooks.js';
 import { mirrorChildTicketUpdates } from './channels/child-ticket/sync.js';
@@ -70,6 +71,8 @@ export interface AppOptions {
   db: Kysely<Database>;
   /** The store's cache of hot reads (Store.reads). */
   reads: Reads;
+  /** Show's and List's JSON of each conversation, kept by row version (a RenderedRows of this process). */
+  rendered: Rendered;
   /** The store's LISTEN (Store.notifications) for the live stream; null: the stream polls the store (every second). */
   notifications: Notifications | null;
   publicUrl: string | undefined;
@@ -173,7 +176,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       users: createUsersService({ db, throttle, onCredentialsChanged: forgetUser }),
       groups: createGroupsService({ db }),
       tickets: createTicketsService({ db, onUpdated: mirrorChildTicketUpdates(commands) }),
-      sideConversations: createSideConversationsService({ db, commands, reads: options.reads }),
+      sideConversations: createSideConversationsService({ db, commands, reads: options.reads, rendered: options.rendered }),
       apiTokens: createApiTokensService({ db, onCredentialsChanged: forgetUser }),
       attachments: createAttachmentsService({ db, blobs: options.blobs, quotaBytes: options.attachmentQuotaBytes }),
       integrations: createIntegrationsService({ db, box: options.secretBox, outboundAllowPrivate: options.outboundAllowPrivate }),

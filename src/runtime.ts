@@ -21,6 +21,7 @@ import { TeamsConnector } from './channels/teams/connector.js';
 import { createTeamsChannel } from './channels/teams/deliver.js';
 import type { Config } from './config.js';
 import { migrateToLatest, type StartingStore, type Store } from './db/store.js';
+import { RenderedRows } from './db/rendered-rows.js';
 import { SecretBox } from './integrations/secret-box.js';
 import { createSideConversationCommands } from './side-conversations/commands.js';
 import { warmHtmlTools } from './text/html.js';
@@ -83,6 +84,7 @@ export function appOptionsFor(config: Config, store: Pick<AppOptions, 'db' | 're
     metrics: metrics && config.metricsToken ? { metrics, token: config.metricsToken } : null,
     db: store.db,
     reads: store.reads,
+    rendered: new RenderedRows(),
     notifications: store.notifications,
     publicUrl: config.publicUrl,
     bodyLimitBytes: config.bodyLimitBytes,

@@ -167,7 +167,7 @@ function tables(report: Report): Tables[] {
   const throughput = report.rows.filter((r) => r.section === 'throughput');
   if (throughput.length) out.push({ title: 'Throughput and latency', header: loadHeader, align: loadAlign, rows: throughput.map(loadCells) });
   const auth = report.rows.filter((r) => r.section === 'auth');
-  if (auth.length) out.push({ title: "Caches on and off (in-process buildApp): authentication, and the embedded store's read cache", header: loadHeader, align: loadAlign, rows: auth.map(loadCells) });
+  if (auth.length) out.push({ title: "Caches on and off (in-process buildApp): authentication; the embedded store's read cache and the conversations' kept JSON", header: loadHeader, align: loadAlign, rows: auth.map(loadCells) });
   const growth = report.rows.filter((r) => r.section === 'growth');
   if (growth.length) {
     out.push({

@@ -51,7 +51,7 @@ export async function startSideline(store: BenchStore, nodeFlags: string[] = [],
 /** bench/inprocess-server.ts: buildApp() with the authentication cache on or off (and the embedded store's read cache). */
 export async function startInProcess(store: BenchStore, cache: boolean, readCache = true): Promise<Server> {
   const port = await freePort();
-  const child = spawnTs(`in-process sideline (${store.label}, cache ${cache ? 'on' : 'off'}${readCache ? '' : ', read cache off'})`, 'bench/inprocess-server.ts', [], {
+  const child = spawnTs(`in-process sideline (${store.label}, cache ${cache ? 'on' : 'off'}${readCache ? '' : ', nothing kept'})`, 'bench/inprocess-server.ts', [], {
     ...store.env,
     ...SERVER_ENV,
     AUTH_CACHE: cache ? 'on' : 'off',

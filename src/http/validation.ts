@@ -50,3 +50,12 @@ export const lazySerializers: NonNullable<FastifyServerOptions['schemaController
     },
   },
 };
+
+/**
+ * The serialiser Fastify builds for a response schema, for JSON made outside a reply (a row's
+ * JSON rendered once and kept, see RenderedRows): the same bytes a route answering that schema
+ * would send. Built on first use.
+ */
+export function jsonSerializer<T>(schema: object): (value: T) => string {
+  return lazy(() => SerializerSelector()({}, {})({ schema, method: 'GET', url: '', httpStatus: '200' }) as (value: T) => string);
+}

@@ -3,6 +3,10 @@ import type { EventDetails, EventsWithDetails } from './service.js';
 import type { ParticipantRecord, SideConversation, SideConversationEvent } from '../db/types.js';
 import { isoMillis, isoMillisOffset } from '../http/time.js';
 import type { PresentedParticipant } from './repo.js';
+import { Type } from '@sinclair/typebox';
+import { jsonSerializer } from '../http/validation.js';
+import { PageLinks } from '../http/pagination.js';
+import { EventSchema, SideConversationSchema } from './schemas.js';
 
 /** `{user_id, name, email}` always, and the type's own properties when it has them. */
 export function presentParticipant(p: ParticipantRecord | PresentedParticipant) {
@@ -36,6 +40,29 @@ export function presentSideConversation(sc: SideConversation, participants: Read
     state_updated_at: isoMillisOffset(sc.state_updated_at),
     external_ids: sc.external_ids,
   };
+}
+
+const conversationJsonOf = jsonSerializer<ReturnType<typeof presentSideConversation>>(SideConversationSchema);
+const eventsJsonOf = jsonSerializer<unknown[]>(Type.Array(EventSchema));
+const pageLinksJsonOf = jsonSerializer<{ next_page: string | null; previous_page: string | null; count: number }>(Type.Object(PageLinks));
+
+/** A conversation's JSON: the bytes a reply declaring SideConversationSchema sends for it. */
+export function sideConversationJson(sc: SideConversation, participants: ReadonlyArray<ParticipantRecord | PresentedParticipant>, base: string): string {
+  return conversationJsonOf(presentSideConversation(sc, participants, base));
+}
+
+/** Show's answer (ShowEnvelope) around a conversation's JSON. */
+export function showEnvelopeJson(conversation: string, events: unknown[] | undefined): string {
+  return `{"side_conversation":${conversation}${events ? `,"events":${eventsJsonOf(events)}` : ''}}`;
+}
+
+/** List's answer (ListEnvelope, in its key order) around the page's conversations' JSON. */
+export function listEnvelopeJson(
+  conversations: string[],
+  events: unknown[] | undefined,
+  links: { next_page: string | null; previous_page: string | null; count: number },
+): string {
+  return `{"side_conversations":[${conversations.join(',')}]${events ? `,"events":${eventsJsonOf(events)}` : ''},${pageLinksJsonOf(links).slice(1)}`;
 }
 
 export function presentEvent(event: SideConversationEvent, details: EventDetails, base: string) {

@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withExamples } from '../http/docs.js';
 import { sideConversationExamples as ex } from './examples.js';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../app-context.js';
 import { principalOf } from '../http/auth.js';
 import { OffsetPageQuery, offsetPage, pageLinks } from '../http/pagination.js';
 import { ErrorResponses } from '../http/schemas.js';
 import { IdempotencyHeaders, idempotentRequest, sendAnswer } from '../http/idempotency.js';
-import { presentEvent, presentEvents, presentSideConversation } from './presenter.js';
+import { listEnvelopeJson, presentEvent, presentEvents, presentSideConversation, showEnvelopeJson, sideConversationJson } from './presenter.js';
 import {
   CreateSideConversationBody,
   EventList,
@@ -22,11 +22,21 @@ import {
   UpdateSideConversationBody,
   WriteEnvelope,
 } from './schemas.js';
-import type { Actor, WriteResult } from './service.js';
+import type { Actor, Renderer, WriteResult } from './service.js';
 
 function actorOf(request: FastifyRequest): Actor {
   const me = principalOf(request);
   return { accountId: me.accountId, userId: me.userId, name: me.name, email: me.email };
+}
+
+/** Show's and List's conversations rendered as JSON with this request's base URL (kept by row version, see RenderedRows). */
+function rendererFor(base: string): Renderer {
+  return { key: base, render: (c) => sideConversationJson(c.sideConversation, c.participants, base) };
+}
+
+/** An answer whose JSON is already made (the route's schema still describes it, for the docs). */
+function sendJson(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json);
 }
 
 function includesEvents(include: string | undefined): boolean {
@@ -86,18 +96,14 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         response: { 200: withExamples(ListEnvelope, ex.listResponse), ...ErrorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const page = offsetPage(request.query);
       const withEvents = includesEvents(request.query.include);
       const { ticket_id: ticketId } = request.params;
-      const result = await sideConversations.list(principalOf(request).accountId, ticketId, page, withEvents);
       const base = ctx.baseUrl(request);
-      return {
-        side_conversations: result.items.map((i) => presentSideConversation(i.sideConversation, i.participants, base)),
-        ...(result.events ? { events: presentEvents(result.events, base) } : {}),
-        count: result.count,
-        ...pageLinks(base, `/api/v2/tickets/${ticketId}/side_conversations.json`, page, result.count, withEvents ? { include: 'events' } : {}),
-      };
+      const result = await sideConversations.list(principalOf(request).accountId, ticketId, page, withEvents, rendererFor(base));
+      const links = pageLinks(base, `/api/v2/tickets/${ticketId}/side_conversations.json`, page, result.count, withEvents ? { include: 'events' } : {});
+      return sendJson(reply, listEnvelopeJson(result.items, result.events && presentEvents(result.events, base), { ...links, count: result.count }));
     },
   );
 
@@ -112,14 +118,11 @@ export const sideConversationsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContex
         response: { 200: withExamples(ShowEnvelope, ex.showResponse), ...ErrorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { ticket_id: ticketId, side_conversation_id: id } = request.params;
-      const result = await sideConversations.show(principalOf(request).accountId, ticketId, id, includesEvents(request.query.include));
       const base = ctx.baseUrl(request);
-      return {
-        side_conversation: presentSideConversation(result.sideConversation, result.participants, base),
-        ...(result.events ? { events: presentEvents(result.events, base) } : {}),
-      };
+      const result = await sideConversations.show(principalOf(request).accountId, ticketId, id, includesEvents(request.query.include), rendererFor(base));
+      return sendJson(reply, showEnvelopeJson(result.json, result.events && presentEvents(result.events, base)));
     },
   );
 

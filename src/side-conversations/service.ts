@@ -7,12 +7,14 @@ import type { Database, ParticipantRecord, SideConversation, SideConversationEve
 import { notFound } from '../errors.js';
 import type { OffsetPage } from '../http/pagination.js';
 import type { SideConversationCommands, EventDetails, WriteResult } from './commands.js';
+import { RenderedRows, type Rendered } from '../db/rendered-rows.js';
 import {
   eventsOf,
-  findSideConversationWithParticipants,
   eventsSince,
   listEvents,
-  listSideConversations,
+  listSideConversationVersions,
+  shownSideConversations,
+  sideConversationVersion,
   type PresentedParticipant,
 } from './repo.js';
 import type { CreateSideConversationBody, ReplyBody, UpdateSideConversationBody } from './schemas.js';
@@ -37,6 +39,12 @@ export interface EventsWithDetails {
   details: Map<string, EventDetails>;
 }
 
+/** How a conversation is rendered as JSON for one request; `key` names what else the JSON depends on (the base URL of its links). */
+export interface Renderer {
+  key: string;
+  render(conversation: SideConversationWithParticipants): string;
+}
+
 function actorParticipant(actor: Actor): ParticipantRecord {
   return { user_id: actor.userId, name: actor.name, email: actor.email };
 }
@@ -45,13 +53,39 @@ export function createSideConversationsService({
   db,
   commands,
   reads = NO_READ_CACHE,
+  rendered = new RenderedRows(),
 }: {
   db: Kysely<Database>;
   /** The writes (commands.ts): this service gives them the API's input, in a transaction of their own. */
   commands: SideConversationCommands;
   /** Hot reads (Show, List, Events) may be kept until the next write: the embedded store's ReadCache. */
   reads?: Reads | undefined;
+  /** Show's and List's JSON of each conversation, kept by row version. */
+  rendered?: Rendered | undefined;
 }) {
+  /**
+   * The JSON of each conversation named, in the order named: kept renderings where the version still
+   * matches, the rest read in one query and rendered (a conversation gone meanwhile is left out).
+   */
+  async function renderedConversations(accountId: number, ticketId: number, wanted: Array<{ id: string; version: string }>, renderer: Renderer): Promise<string[]> {
+    const keyOf = (id: string) => `${renderer.key} ${id}`;
+    const json = new Map<string, string>();
+    const missing: string[] = [];
+    for (const { id, version } of wanted) {
+      const kept = rendered.get(keyOf(id), version);
+      if (kept === undefined) missing.push(id);
+      else json.set(id, kept);
+    }
+    if (missing.length > 0) {
+      for (const { version, ...conversation } of await shownSideConversations(db, accountId, ticketId, missing)) {
+        const out = renderer.render(conversation);
+        rendered.set(keyOf(conversation.sideConversation.id), version, out);
+        json.set(conversation.sideConversation.id, out);
+      }
+    }
+    return wanted.flatMap(({ id }) => json.get(id) ?? []);
+  }
+
   async function withDetails(executor: Executor, accountId: number, events: SideConversationEvent[]): Promise<EventsWithDetails> {
     const ids = events.map((e) => e.id);
     const [attachments, deliveries] = await Promise.all([attachmentsOfEvents(executor, accountId, ids), deliveriesOfEvents(executor, accountId, ids)]);
@@ -103,22 +137,26 @@ export function createSideConversationsService({
       });
     },
 
-    async show(accountId: number, ticketId: number, id: string, includeEvents: boolean) {
+    /** A conversation's JSON (by `renderer`), and its events when asked for. */
+    async show(accountId: number, ticketId: number, id: string, includeEvents: boolean, renderer: Renderer) {
       // Found by account, ticket and id together: a conversation found means its ticket exists.
-      const found = await reads.get(`show/${accountId}/${ticketId}/${id}`, () => findSideConversationWithParticipants(db, accountId, ticketId, id));
+      const found = await reads.get(`show/${accountId}/${ticketId}/${id}`, () => sideConversationVersion(db, accountId, ticketId, id));
       if (!found) throw notFound();
-      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, [id])) : undefined;
-      return { ...found, events };
+      const [json] = await renderedConversations(accountId, ticketId, [found], renderer);
+      if (json === undefined) throw notFound();
+      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, [found.id])) : undefined;
+      return { json, events };
     },
 
-    async list(accountId: number, ticketId: number, page: OffsetPage, includeEvents: boolean) {
+    /** A page of a ticket's conversations as JSON (by `renderer`), the total, and their events when asked for. */
+    async list(accountId: number, ticketId: number, page: OffsetPage, includeEvents: boolean, renderer: Renderer) {
       const listed = await reads.get(`list/${accountId}/${ticketId}/${page.offset}/${page.perPage}`, () =>
-        listSideConversations(db, accountId, ticketId, page.offset, page.perPage),
+        listSideConversationVersions(db, accountId, ticketId, page.offset, page.perPage),
       );
       if (!listed) throw notFound();
-      const ids = listed.rows.map((r) => r.sideConversation.id);
-      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, ids)) : undefined;
-      return { items: listed.rows, count: listed.count, events };
+      const items = await renderedConversations(accountId, ticketId, listed.rows, renderer);
+      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, listed.rows.map((r) => r.id))) : undefined;
+      return { items, count: listed.count, events };
     },
 
     /**
