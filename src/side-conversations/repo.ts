@@ -142,7 +142,8 @@ const shownByIdsQuery = compileOnce(
 
 /**
  * A page of a ticket's conversations as ids and versions, the total, and whether the ticket exists
- * at all (null when it does not): two queries, sent side by side.
+ * at all (null when it does not), in one query: the ticket's row, joined to the page (one row with
+ * no conversation when the page is empty), the total beside each.
  */
 export async function listSideConversationVersions(
   db: Executor,
@@ -151,40 +152,43 @@ export async function listSideConversationVersions(
   offset: number,
   limit: number,
 ): Promise<{ rows: Array<{ id: string; version: string }>; count: number } | null> {
-  const [rows, [totals]] = await Promise.all([pageVersionsQuery(db, accountId, ticketId, offset, limit), ticketCountQuery(db, accountId, ticketId)]);
-  if (!totals) return null;
-  return { rows, count: Number(totals.count) };
+  const rows = await pageVersionsQuery(db, accountId, ticketId, offset, limit);
+  const [first] = rows;
+  if (!first) return null;
+  return { rows: rows.flatMap((r) => (r.id === null || r.version === null ? [] : [{ id: r.id, version: r.version }])), count: Number(first.count) };
 }
 
 const pageVersionsQuery = compileOnce(
   (db, accountId: number, ticketId: number, offset: number, limit: number) =>
     db
-      .selectFrom('side_conversations as sc')
-      .select(['sc.id', conversationVersion.as('version')])
-      .where('sc.account_id', '=', accountId)
-      .where('sc.ticket_id', '=', ticketId)
-      .orderBy('sc.seq')
-      .offset(offset)
-      .limit(limit),
-  4,
-);
-
-/** A ticket's number of conversations; no row when the ticket does not exist. */
-const ticketCountQuery = compileOnce(
-  (db, accountId: number, ticketId: number) =>
-    db
-      .selectFrom('tickets')
-      .select((eb) =>
-        eb
-          .selectFrom('side_conversations')
-          .select(eb.fn.countAll<number>().as('count'))
-          .where('side_conversations.account_id', '=', accountId)
-          .where('side_conversations.ticket_id', '=', ticketId)
-          .as('count'),
+      .selectFrom('tickets as t')
+      .leftJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('side_conversations as sc')
+            .select(['sc.id', 'sc.seq', conversationVersion.as('version')])
+            .where('sc.account_id', '=', accountId)
+            .where('sc.ticket_id', '=', ticketId)
+            .orderBy('sc.seq')
+            .offset(offset)
+            .limit(limit)
+            .as('page'),
+        (join) => join.onTrue(),
       )
-      .where('tickets.account_id', '=', accountId)
-      .where('tickets.id', '=', ticketId),
-  2,
+      .select((eb) => [
+        'page.id',
+        'page.version',
+        eb
+          .selectFrom('side_conversations as c')
+          .select(eb.fn.countAll<number>().as('count'))
+          .where('c.account_id', '=', accountId)
+          .where('c.ticket_id', '=', ticketId)
+          .as('count'),
+      ])
+      .where('t.account_id', '=', accountId)
+      .where('t.id', '=', ticketId)
+      .orderBy('page.seq'),
+  4,
 );
 
 export function insertSideConversation(
