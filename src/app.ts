@@ -73,6 +73,8 @@ export interface AppOptions {
   reads: Reads;
   /** Show's and List's JSON of each conversation, kept by row version (a RenderedRows of this process). */
   rendered: Rendered;
+  /** The store's connection for short hot reads (Store.hotReads). */
+  hotReads: Kysely<Database>;
   /** The store's LISTEN (Store.notifications) for the live stream; null: the stream polls the store (every second). */
   notifications: Notifications | null;
   publicUrl: string | undefined;
@@ -176,7 +178,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       users: createUsersService({ db, throttle, onCredentialsChanged: forgetUser }),
       groups: createGroupsService({ db }),
       tickets: createTicketsService({ db, onUpdated: mirrorChildTicketUpdates(commands) }),
-      sideConversations: createSideConversationsService({ db, commands, reads: options.reads, rendered: options.rendered }),
+      sideConversations: createSideConversationsService({ db, commands, reads: options.reads, rendered: options.rendered, hotReads: options.hotReads }),
       apiTokens: createApiTokensService({ db, onCredentialsChanged: forgetUser }),
       attachments: createAttachmentsService({ db, blobs: options.blobs, quotaBytes: options.attachmentQuotaBytes }),
       integrations: createIntegrationsService({ db, box: options.secretBox, outboundAllowPrivate: options.outboundAllowPrivate }),

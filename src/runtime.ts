@@ -79,12 +79,13 @@ export function createRelay(config: Config, store: Store, logger: RelayLogger, o
 }
 
 /** What buildApp is given for this configuration and store (the tests' helpers start from this too). */
-export function appOptionsFor(config: Config, store: Pick<AppOptions, 'db' | 'reads' | 'notifications'>, metrics: Metrics | null = null): AppOptions {
+export function appOptionsFor(config: Config, store: Pick<AppOptions, 'db' | 'reads' | 'notifications' | 'hotReads'>, metrics: Metrics | null = null): AppOptions {
   return {
     metrics: metrics && config.metricsToken ? { metrics, token: config.metricsToken } : null,
     db: store.db,
     reads: store.reads,
     rendered: new RenderedRows(),
+    hotReads: store.hotReads,
     notifications: store.notifications,
     publicUrl: config.publicUrl,
     bodyLimitBytes: config.bodyLimitBytes,

@@ -8,12 +8,19 @@ import { PostgresNotifications, type Notifications } from './notifications.js';
 import { INT8_OID, PGlitePool, type PoolStats } from './pglite-pool.js';
 import { PreparedStatementPool } from './prepared-pool.js';
 import { NO_READ_CACHE, ReadCache, type Reads } from './read-cache.js';
+import { SharedReader } from './shared-reader.js';
 import type { Database } from './types.js';
 
 export type StoreKind = 'pglite' | 'postgres';
 
 export interface Store {
   db: Kysely<Database>;
+  /**
+   * For short single-statement reads outside transactions (Show's and List's row versions): on
+   * PostgreSQL one connection they share, written to once per turn of the event loop (SharedReader);
+   * on the embedded store the same as `db`.
+   */
+  hotReads: Kysely<Database>;
   kind: StoreKind;
   /** Where the data lives, for messages: a directory or a redacted URL. */
   location: string;
@@ -72,6 +79,10 @@ export function startStore(options: StoreOptions): StartingStore {
     // The driver is loaded here, not with the program: the embedded store (the default) never needs it.
     let pool: pg.Pool | undefined;
     const connected = import('pg').then(({ default: driver }) => {
+      const types = {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID ? parseInt8 : driver.types.getTypeParser(oid, format ?? 'text')) as typeof driver.types.getTypeParser,
+      };
       pool = new driver.Pool({
         connectionString: options.databaseUrl,
         max: options.poolSize ?? DEFAULT_POOL_SIZE,
@@ -82,25 +93,31 @@ export function startStore(options: StoreOptions): StartingStore {
         // Queries are written without waiting for the one before: PreparedStatementPool sends a
         // transaction's begin with its first statement. Kysely itself awaits each query in turn.
         pipeline: true,
-        types: {
-          getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-            oid === INT8_OID ? parseInt8 : driver.types.getTypeParser(oid, format ?? 'text')) as typeof driver.types.getTypeParser,
-        },
+        types,
       });
       // An idle client that loses its server must not crash the process; the next query reports it.
       pool.on('error', () => undefined);
-      return new PreparedStatementPool(pool);
+      // The connection short hot reads share, set up as the pool's are.
+      const reader = new SharedReader(
+        () => new driver.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: 5_000, keepAlive: true, pipeline: true, types } as pg.ClientConfig),
+      );
+      return { pool: new PreparedStatementPool(pool), reader };
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: () => connected }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: () => connected.then((c) => c.pool) }) });
+    const hotReads = new Kysely<Database>({ dialect: new PostgresDialect({ pool: () => connected.then((c) => c.reader) }) });
     const poolStats = (): PoolStats => (pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : { total: 0, idle: 0, waiting: 0 });
     const store: Store = {
       db,
+      hotReads,
       kind: 'postgres',
       location: redactUrl(options.databaseUrl),
       reads: NO_READ_CACHE,
       notifications: new PostgresNotifications(options.databaseUrl),
       poolStats,
-      close: () => db.destroy(),
+      close: async () => {
+        await hotReads.destroy();
+        await db.destroy();
+      },
     };
     return { store, ready: connected.then(() => undefined) };
   }
@@ -114,6 +131,7 @@ export function startStore(options: StoreOptions): StartingStore {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const store: Store = {
     db,
+    hotReads: db,
     kind: 'pglite',
     reads,
     notifications: pool,

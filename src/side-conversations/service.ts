@@ -54,6 +54,7 @@ export function createSideConversationsService({
   commands,
   reads = NO_READ_CACHE,
   rendered = new RenderedRows(),
+  hotReads = db,
 }: {
   db: Kysely<Database>;
   /** The writes (commands.ts): this service gives them the API's input, in a transaction of their own. */
@@ -62,6 +63,8 @@ export function createSideConversationsService({
   reads?: Reads | undefined;
   /** Show's and List's JSON of each conversation, kept by row version. */
   rendered?: Rendered | undefined;
+  /** Where Show and List read their conversations' versions (Store.hotReads: one shared connection on PostgreSQL). */
+  hotReads?: Kysely<Database> | undefined;
 }) {
   /**
    * The JSON of each conversation named, in the order named: kept renderings where the version still
@@ -140,7 +143,7 @@ export function createSideConversationsService({
     /** A conversation's JSON (by `renderer`), and its events when asked for. */
     async show(accountId: number, ticketId: number, id: string, includeEvents: boolean, renderer: Renderer) {
       // Found by account, ticket and id together: a conversation found means its ticket exists.
-      const found = await reads.get(`show/${accountId}/${ticketId}/${id}`, () => sideConversationVersion(db, accountId, ticketId, id));
+      const found = await reads.get(`show/${accountId}/${ticketId}/${id}`, () => sideConversationVersion(hotReads, accountId, ticketId, id));
       if (!found) throw notFound();
       const [json] = await renderedConversations(accountId, ticketId, [found], renderer);
       if (json === undefined) throw notFound();
@@ -151,7 +154,7 @@ export function createSideConversationsService({
     /** A page of a ticket's conversations as JSON (by `renderer`), the total, and their events when asked for. */
     async list(accountId: number, ticketId: number, page: OffsetPage, includeEvents: boolean, renderer: Renderer) {
       const listed = await reads.get(`list/${accountId}/${ticketId}/${page.offset}/${page.perPage}`, () =>
-        listSideConversationVersions(db, accountId, ticketId, page.offset, page.perPage),
+        listSideConversationVersions(hotReads, accountId, ticketId, page.offset, page.perPage),
       );
       if (!listed) throw notFound();
       const items = await renderedConversations(accountId, ticketId, listed.rows, renderer);

@@ -234,7 +234,7 @@ describe('GET /metrics while the store is down', () => {
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const metrics = new Metrics({ db, poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) });
-    const app = await buildApp(appOptionsFor(testConfig({ metricsToken: TOKEN }), { db, reads: NO_READ_CACHE, notifications: null }, metrics));
+    const app = await buildApp(appOptionsFor(testConfig({ metricsToken: TOKEN }), { db, hotReads: db, reads: NO_READ_CACHE, notifications: null }, metrics));
     try {
       const relay = new Relay({ db, logger: { info() {}, warn() {}, error() {} }, observer: metrics.relayObserver, pollMs: 10_000, channels: {} });
       relay.start();

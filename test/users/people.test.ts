@@ -263,7 +263,7 @@ describe(`people: update, suspend, delete, passwords (${STORE_KIND})`, () => {
     let second: FastifyInstance;
     before(async () => {
       // A second API process: its own app and credential cache over the same store.
-      second = await buildApp(appOptionsFor(t.config, { db: t.db, reads: NO_READ_CACHE, notifications: null }));
+      second = await buildApp(appOptionsFor(t.config, { db: t.db, hotReads: t.db, reads: NO_READ_CACHE, notifications: null }));
       await second.ready();
     });
     after(async () => second.close());
