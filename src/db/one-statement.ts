@@ -1,5 +1,6 @@
 import { sql, type Compilable, type OperationNodeSource, type RawBuilder } from 'kysely';
 import type { Executor } from './executor.js';
+import { sendLast } from './send-together.js';
 
 /** A part of a OneStatement: its CTE name (a later part may read its RETURNING by it), and its rows once run. */
 export interface StatementPart<Row> {
@@ -59,8 +60,11 @@ export class OneStatement {
     return this.#parts.length;
   }
 
-  /** Sends the statement (nothing when no part was added); afterwards each part's rows() answers. */
-  async run(db: Executor): Promise<void> {
+  /**
+   * Sends the statement (nothing when no part was added); afterwards each part's rows() answers.
+   * `endsTransaction`: nothing follows it in its transaction, whose COMMIT may then leave with it (sendLast).
+   */
+  async run(db: Executor, options: { endsTransaction?: boolean } = {}): Promise<void> {
     if (this.#ran) throw new Error('OneStatement: run twice');
     this.#ran = true;
     if (this.#parts.length === 0) return;
@@ -76,7 +80,8 @@ export class OneStatement {
             returning.map((p) => sql`(select coalesce(json_agg(${sql.table(p.name)}), '[]'::json) from ${sql.table(p.name)}) as ${sql.ref(p.name)}`),
             sql`, `,
           );
-    const { rows } = await sql<Record<string, Record<string, unknown>[]>>`with ${ctes} select ${results}`.execute(db);
+    const query = sql<Record<string, Record<string, unknown>[]>>`with ${ctes} select ${results}`;
+    const rows = options.endsTransaction ? await sendLast(db, query.compile(db)) : (await query.execute(db)).rows;
     const row = rows[0] ?? {};
     for (const part of this.#parts) {
       const parsed = part.returns ? (row[part.name] ?? []) : [];

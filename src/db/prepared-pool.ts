@@ -5,8 +5,33 @@ import { StatementNames } from './statement-names.js';
 /** What opens a transaction (Kysely sends `begin`, or `start transaction …` with settings). */
 const TRANSACTION_START = /^\s*(begin|start\s+transaction)\b/i;
 
+/** What a transaction's end looks like (Kysely sends `commit` and `rollback`). */
+const TRANSACTION_COMMIT = /^\s*commit\s*$/i;
+const TRANSACTION_ROLLBACK = /^\s*rollback\s*$/i;
+
 /** While `writeTogether` runs, the uncorks it owes the sockets it held back. */
 let heldBack: Set<() => void> | null = null;
+
+/** While `sendWithCommit` runs: the statement sent is its transaction's last, and COMMIT follows it. */
+let commitBehind = false;
+
+/**
+ * Runs `send` (which hands one statement to a transaction's connection synchronously) so that the
+ * statement's transaction commits right behind it: `COMMIT` leaves in the same write, and the
+ * statement's answer waits for the commit's (a failed commit fails the statement). The transaction's
+ * own `commit` afterwards is answered at once. Only for a statement after which the transaction
+ * does nothing but commit: a statement sent after it is refused (it would run outside the
+ * transaction), and an error thrown after it can no longer undo it. Elsewhere (PGlite, a client
+ * without pipelining) nothing changes: the transaction commits as usual.
+ */
+export function sendWithCommit<T>(send: () => T): T {
+  commitBehind = true;
+  try {
+    return send();
+  } finally {
+    commitBehind = false;
+  }
+}
 
 /**
  * Runs `send` (which hands statements to connections synchronously, without waiting) and writes
@@ -69,6 +94,8 @@ export class PreparedStatementPool implements PostgresPool {
     let begun: Promise<unknown> | null = null;
     const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
     const socket = stream?.cork && stream.uncork ? (stream as { cork(): void; uncork(): void }) : undefined;
+    // The COMMIT sent behind a transaction's last statement (sendWithCommit), until the transaction ends.
+    let committed: Promise<unknown> | null = null;
     // Whether this client's writes are being held back (corked once, uncorked once).
     let corked = false;
     const cork = (): void => {
@@ -90,19 +117,46 @@ export class PreparedStatementPool implements PostgresPool {
           begun.catch(() => undefined);
           return Promise.resolve({ command: 'BEGIN', rowCount: null, rows: [] } as unknown as PostgresQueryResult<R>);
         }
+        if (committed !== null && values.length === 0 && TRANSACTION_COMMIT.test(text)) {
+          // Already sent, and answered before the last statement was: what it answered is the commit's.
+          const commit = committed;
+          committed = null;
+          return commit as Promise<PostgresQueryResult<R>>;
+        }
+        if (committed !== null) {
+          if (values.length > 0 || !TRANSACTION_ROLLBACK.test(text)) {
+            return Promise.reject(new Error('a statement was sent after its transaction\'s last statement, which committed it'));
+          }
+          // A rollback after the commit (the last statement or its commit failed, or the caller threw
+          // after it): sent as asked; PostgreSQL answers it with a warning when the transaction is over.
+          committed = null;
+        }
         const name = this.#names.nameOf(text);
         const config = name === undefined ? { text, values: [...values] } : { name, text, values: [...values] };
-        if (heldBack) cork();
+        const commits = commitBehind && socket !== undefined;
+        if (heldBack || commits) cork();
         const result = client.query(config) as unknown as Promise<PostgresQueryResult<R>>;
+        const pending: Promise<unknown>[] = [result];
+        if (commits) {
+          const commit = client.query('commit');
+          commit.catch(() => undefined);
+          committed = commit;
+          pending.push(commit);
+        }
         // Held back inside writeTogether until it returns; otherwise written now, with a begin held before it.
         if (heldBack) heldBack.add(uncork);
         else uncork();
-        if (begun === null) return result;
-        const start = begun;
-        begun = null;
-        return Promise.all([result, start]).then(([rows]) => rows);
+        if (begun !== null) {
+          pending.push(begun);
+          begun = null;
+        }
+        if (pending.length === 1) return result;
+        return Promise.all(pending).then(() => result);
       },
-      release: () => client.release(this.#lost.get(client)),
+      release: () => {
+        committed = null;
+        client.release(this.#lost.get(client));
+      },
     } as PostgresPoolClient;
     this.#wrappers.set(client, wrapper);
     return wrapper;

@@ -75,6 +75,8 @@ export interface StartInput {
   message: MessageInput;
   /** The conversation's own external_ids (the message has its own in `message.external_ids`). */
   externalIds?: unknown;
+  /** Nothing follows this command in the caller's transaction but its commit, which may then leave with the command's last statement. */
+  endsTransaction?: boolean;
 }
 
 export interface AddMessageInput {
@@ -88,6 +90,8 @@ export interface AddMessageInput {
   /** The participants as the caller read them to decide whether the sender may write (inbound email): not read again. */
   participants?: PresentedParticipant[];
   dedupe?: DedupeKey;
+  /** Nothing follows this command in the caller's transaction but its commit, which may then leave with the command's last statement. */
+  endsTransaction?: boolean;
 }
 
 export interface ChangeInput {
@@ -100,6 +104,8 @@ export interface ChangeInput {
   subject?: string | null | undefined;
   /** The caller answers with the participants: read with the change, in its statement. */
   withParticipants?: boolean;
+  /** Nothing follows this command in the caller's transaction but its commit, which may then leave with the command's last statement. */
+  endsTransaction?: boolean;
 }
 
 export interface ChangeResult {
@@ -242,7 +248,7 @@ export function createSideConversationCommands({
       },
       channelHooks,
     );
-    await statement.run(trx);
+    await statement.run(trx, { endsTransaction: input.endsTransaction === true && !queued.writesAfter });
     const sc = onlyRow(inserted.rows(), 'side conversation');
     const participants = participantsInOrder(insertedParticipants.rows());
     const { event, attachments, deliveries } = await queued.finish(trx, sc);
@@ -292,6 +298,7 @@ export function createSideConversationCommands({
         message: { subject: null, body, htmlBody, preview, from: sender, to, externalIds, attachmentIds: message.attachment_ids ?? [] },
         newParticipants,
         participants,
+        endsTransaction: input.endsTransaction === true,
       },
       hooks[sc.channel],
     );
@@ -335,6 +342,7 @@ export function createSideConversationCommands({
       actor: input.sender,
       updates,
       withParticipants: input.withParticipants ?? false,
+      endsTransaction: input.endsTransaction === true,
     });
     return { ...result, updates };
   }

@@ -108,13 +108,14 @@ export function createSideConversationsService({
           sender: actorParticipant(actor),
           message: input.message,
           externalIds: input.external_ids,
+          endsTransaction: true,
         }),
       );
     },
 
     reply(actor: Actor, ticketId: number, id: string, input: ReplyBody): Promise<WriteResult> {
       return db.transaction().execute((trx) =>
-        commands.addMessage(trx, { accountId: actor.accountId, conversation: { id, ticketId }, via: 'api', sender: actorParticipant(actor), message: input.message }),
+        commands.addMessage(trx, { accountId: actor.accountId, conversation: { id, ticketId }, via: 'api', sender: actorParticipant(actor), message: input.message, endsTransaction: true }),
       );
     },
 
@@ -129,6 +130,7 @@ export function createSideConversationsService({
           state: fields.state,
           subject: fields.subject,
           withParticipants: true,
+          endsTransaction: true,
         });
         return {
           sideConversation: result.sideConversation,

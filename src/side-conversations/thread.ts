@@ -54,6 +54,8 @@ export interface RecordedEvent {
 
 /** A message's event queued as parts of a OneStatement; `finish` reads them once it has run. */
 export interface QueuedMessageEvent {
+  /** Whether `finish` writes (attachments to bind, a channel's after-write hook): if not, the statement may end its transaction. */
+  readonly writesAfter: boolean;
   /** Binds the message's attachments and runs the channel's after-write hook, for the conversation as written. */
   finish(trx: Executor, written: SideConversation): Promise<RecordedEvent>;
 }
@@ -107,6 +109,7 @@ export async function queueMessageEvent(
     await channel?.queueOutboundMessage?.(statement, trx, { accountId, sideConversationId: sc.id, eventId });
   }
   return {
+    writesAfter: message.attachmentIds.length > 0 || (outbound && channel?.onOutboundMessage !== undefined),
     async finish(trx, written) {
       const row = onlyRow(event.rows(), 'event');
       const attachments = await bindAttachmentsToMessage(trx, accountId, message.attachmentIds, {
@@ -175,6 +178,8 @@ export async function recordReply(
     message: MessageContent;
     newParticipants?: ParticipantRecord[];
     participants?: PresentedParticipant[];
+    /** Nothing follows the reply in its transaction: its statement may carry the commit. */
+    endsTransaction?: boolean;
   },
   channel?: ChannelHooks,
 ): Promise<RecordedEvent & { sideConversation: SideConversation; updates: Record<string, unknown>; participants: PresentedParticipant[] | null }> {
@@ -206,7 +211,7 @@ export async function recordReply(
     }
   }
   const queued = await queueMessageEvent(statement, trx, { accountId, sc, type: 'reply', via: input.via, actor: input.actor, message: input.message }, channel);
-  await statement.run(trx);
+  await statement.run(trx, { endsTransaction: input.endsTransaction === true && !queued.writesAfter });
   const sideConversation = onlyRow(updated.rows(), 'side conversation');
   const recorded = await queued.finish(trx, sideConversation);
   return { ...recorded, sideConversation, updates, participants: participants() };
@@ -223,6 +228,8 @@ export async function recordUpdate(
     updates: { state?: SideConversationState; subject?: string };
     /** Also read the participants, in the same statement (the conversation is locked: none can change meanwhile). */
     withParticipants?: boolean;
+    /** Nothing follows the change in its transaction: its statement may carry the commit. */
+    endsTransaction?: boolean;
   },
 ): Promise<{ sideConversation: SideConversation; event: SideConversationEvent; participants?: PresentedParticipant[] }> {
   const { accountId, sc, updates } = input;
@@ -255,7 +262,7 @@ export async function recordUpdate(
     { timestamps: EVENT_TIMESTAMPS },
   );
   const participants = input.withParticipants ? statement.add(participantsQuery(trx, accountId, sc.id)) : null;
-  await statement.run(trx);
+  await statement.run(trx, { endsTransaction: input.endsTransaction === true });
   return {
     sideConversation: onlyRow(updated.rows(), 'side conversation'),
     event: onlyRow(event.rows(), 'event'),
