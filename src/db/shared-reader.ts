@@ -2,6 +2,9 @@ import type pg from 'pg';
 import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
 import { StatementNames } from './statement-names.js';
 
+/** The one connection as Kysely is handed it, and what closes it. */
+type SharedConnection = PostgresPoolClient & { end(): Promise<void> };
+
 /**
  * One PostgreSQL connection that short reads share (Show's and List's row versions): every read
  * handed to it in one turn of the event loop leaves in one socket write, and the connection's
@@ -18,7 +21,7 @@ import { StatementNames } from './statement-names.js';
  */
 export class SharedReader implements PostgresPool {
   readonly #open: () => pg.Client;
-  #client: Promise<pg.Client> | null = null;
+  #client: Promise<SharedConnection> | null = null;
   readonly #names = new StatementNames();
   /** The socket held back until the end of this turn of the event loop, if any. */
   #heldBack: { uncork(): void } | null = null;
@@ -28,11 +31,12 @@ export class SharedReader implements PostgresPool {
     this.#open = open;
   }
 
-  #connected(): Promise<pg.Client> {
+  /** The connection, opened when first asked for, and the one wrapper Kysely is handed for it. */
+  #connected(): Promise<SharedConnection> {
     if (this.#ended) return Promise.reject(new Error('Client was closed'));
     if (this.#client) return this.#client;
     const client = this.#open();
-    const connecting = client.connect().then(() => client);
+    const connecting = client.connect().then(() => this.#wrap(client));
     const forget = () => {
       if (this.#client === connecting) this.#client = null;
     };
@@ -44,33 +48,42 @@ export class SharedReader implements PostgresPool {
     return connecting;
   }
 
-  async connect(): Promise<PostgresPoolClient> {
-    const client = await this.#connected();
+  /**
+   * One wrapper per connection, made once: Kysely keeps a connection object per client it is
+   * handed, so a new wrapper per read would cost it a new one each time.
+   */
+  #wrap(client: pg.Client): SharedConnection {
     const stream = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+    const uncork = () => {
+      if (this.#heldBack === stream) this.#heldBack = null;
+      stream.uncork();
+    };
     return {
       query: <R>(text: string, values: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> => {
         if (this.#heldBack !== stream) {
           stream.cork();
           this.#heldBack = stream;
           // After this turn's I/O callbacks: every read they started leaves in this one write.
-          setImmediate(() => {
-            if (this.#heldBack === stream) this.#heldBack = null;
-            stream.uncork();
-          });
+          setImmediate(uncork);
         }
         const name = this.#names.nameOf(text);
         return client.query(name === undefined ? { text, values: [...values] } : { name, text, values: [...values] }) as unknown as Promise<PostgresQueryResult<R>>;
       },
       // Shared: nothing to give back.
       release: () => undefined,
-    } as PostgresPoolClient;
+      end: () => client.end(),
+    } as SharedConnection;
+  }
+
+  connect(): Promise<PostgresPoolClient> {
+    return this.#connected();
   }
 
   async end(): Promise<void> {
     this.#ended = true;
     const connecting = this.#client;
     this.#client = null;
-    const client = await connecting?.catch(() => null);
-    await client?.end();
+    const connection = await connecting?.catch(() => null);
+    await connection?.end();
   }
 }
