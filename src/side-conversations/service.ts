@@ -98,6 +98,11 @@ export function createSideConversationsService({
     };
   }
 
+  /** The events of these conversations, with their attachments and deliveries. */
+  async function eventsWithDetails(accountId: number, ids: string[]): Promise<EventsWithDetails> {
+    return withDetails(db, accountId, await eventsOf(db, accountId, ids));
+  }
+
   return {
     create(actor: Actor, ticketId: number, input: CreateSideConversationBody): Promise<WriteResult> {
       return db.transaction().execute((trx) =>
@@ -147,9 +152,12 @@ export function createSideConversationsService({
       // Found by account, ticket and id together: a conversation found means its ticket exists.
       const found = await reads.get(`show/${accountId}/${ticketId}/${id}`, () => sideConversationVersion(hotReads, accountId, ticketId, id));
       if (!found) throw notFound();
-      const [json] = await renderedConversations(accountId, ticketId, [found], renderer);
+      // The events need only the id: read beside the conversation, not after it.
+      const [[json], events] = await Promise.all([
+        renderedConversations(accountId, ticketId, [found], renderer),
+        includeEvents ? eventsWithDetails(accountId, [found.id]) : undefined,
+      ]);
       if (json === undefined) throw notFound();
-      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, [found.id])) : undefined;
       return { json, events };
     },
 
@@ -159,8 +167,10 @@ export function createSideConversationsService({
         listSideConversationVersions(hotReads, accountId, ticketId, page.offset, page.perPage),
       );
       if (!listed) throw notFound();
-      const items = await renderedConversations(accountId, ticketId, listed.rows, renderer);
-      const events = includeEvents ? await withDetails(db, accountId, await eventsOf(db, accountId, listed.rows.map((r) => r.id))) : undefined;
+      const [items, events] = await Promise.all([
+        renderedConversations(accountId, ticketId, listed.rows, renderer),
+        includeEvents ? eventsWithDetails(accountId, listed.rows.map((r) => r.id)) : undefined,
+      ]);
       return { items, count: listed.count, events };
     },
 
